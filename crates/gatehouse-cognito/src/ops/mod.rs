@@ -1,0 +1,99 @@
+//! The operation table: each Cognito operation by name.
+
+mod auth;
+mod clients;
+mod groups;
+mod pools;
+mod users;
+
+use gatehouse_core::Directory;
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::WireError;
+
+pub async fn dispatch(dir: &Directory, op: &str, input: Value) -> Result<Value, WireError> {
+    match op {
+        "CreateUserPool" => pools::create(dir, input).await,
+        "DescribeUserPool" => pools::describe(dir, input).await,
+        "UpdateUserPool" => pools::update(dir, input).await,
+        "DeleteUserPool" => pools::delete(dir, input).await,
+        "ListUserPools" => pools::list(dir, input).await,
+        "AddCustomAttributes" => pools::add_custom_attributes(dir, input).await,
+
+        "CreateUserPoolClient" => clients::create(dir, input).await,
+        "DescribeUserPoolClient" => clients::describe(dir, input).await,
+        "UpdateUserPoolClient" => clients::update(dir, input).await,
+        "DeleteUserPoolClient" => clients::delete(dir, input).await,
+        "ListUserPoolClients" => clients::list(dir, input).await,
+
+        "SignUp" => users::sign_up(dir, input).await,
+        "ConfirmSignUp" => users::confirm_sign_up(dir, input).await,
+        "ResendConfirmationCode" => users::resend_confirmation_code(dir, input).await,
+        "AdminCreateUser" => users::admin_create_user(dir, input).await,
+        "AdminGetUser" => users::admin_get_user(dir, input).await,
+        "AdminDeleteUser" => users::admin_delete_user(dir, input).await,
+        "AdminEnableUser" => users::admin_set_enabled(dir, input, true).await,
+        "AdminDisableUser" => users::admin_set_enabled(dir, input, false).await,
+        "AdminConfirmSignUp" => users::admin_confirm_sign_up(dir, input).await,
+        "AdminSetUserPassword" => users::admin_set_user_password(dir, input).await,
+        "AdminResetUserPassword" => users::admin_reset_user_password(dir, input).await,
+        "AdminUpdateUserAttributes" => users::admin_update_user_attributes(dir, input).await,
+        "AdminDeleteUserAttributes" => users::admin_delete_user_attributes(dir, input).await,
+        "ForgotPassword" => users::forgot_password(dir, input).await,
+        "ConfirmForgotPassword" => users::confirm_forgot_password(dir, input).await,
+        "ChangePassword" => users::change_password(dir, input).await,
+        "GetUser" => users::get_user(dir, input).await,
+        "DeleteUser" => users::delete_user(dir, input).await,
+        "UpdateUserAttributes" => users::update_user_attributes(dir, input).await,
+        "DeleteUserAttributes" => users::delete_user_attributes(dir, input).await,
+        "GetUserAttributeVerificationCode" => users::get_verification_code(dir, input).await,
+        "VerifyUserAttribute" => users::verify_user_attribute(dir, input).await,
+        "ListUsers" => users::list_users(dir, input).await,
+
+        "CreateGroup" => groups::create(dir, input).await,
+        "GetGroup" => groups::get(dir, input).await,
+        "UpdateGroup" => groups::update(dir, input).await,
+        "DeleteGroup" => groups::delete(dir, input).await,
+        "ListGroups" => groups::list(dir, input).await,
+        "AdminAddUserToGroup" => groups::add_user(dir, input).await,
+        "AdminRemoveUserFromGroup" => groups::remove_user(dir, input).await,
+        "AdminListGroupsForUser" => groups::groups_for_user(dir, input).await,
+        "ListUsersInGroup" => groups::users_in_group(dir, input).await,
+
+        "InitiateAuth" => auth::initiate(dir, input, false).await,
+        "AdminInitiateAuth" => auth::initiate(dir, input, true).await,
+        "RespondToAuthChallenge" => auth::respond(dir, input, false).await,
+        "AdminRespondToAuthChallenge" => auth::respond(dir, input, true).await,
+
+        other => Err(WireError::UnknownOperation(other.to_string())),
+    }
+}
+
+/// `[{"Name": .., "Value": ..}]` as AWS sends attribute lists.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AttributeType {
+    pub name: Option<String>,
+    pub value: Option<String>,
+}
+
+pub fn attribute_pairs(
+    field: &str,
+    attrs: Option<Vec<AttributeType>>,
+) -> Result<Vec<(String, String)>, WireError> {
+    let attrs = attrs.unwrap_or_default();
+    let mut out = Vec::with_capacity(attrs.len());
+    for a in attrs {
+        let name = crate::validate::required(&a.name, &format!("{field}.member.name"))?;
+        crate::validate::length(&format!("{field}.member.name"), name, 1, 32)?;
+        let value = a.value.unwrap_or_default();
+        crate::validate::length(&format!("{field}.member.value"), &value, 0, 2048)?;
+        out.push((name.clone(), value));
+    }
+    Ok(out)
+}
+
+pub fn empty() -> Value {
+    Value::Object(Default::default())
+}

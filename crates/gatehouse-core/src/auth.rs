@@ -1,0 +1,577 @@
+//! Sign-in: the InitiateAuth / RespondToAuthChallenge flows, token issuing and refresh, and
+//! the access-token check behind every call a signed-in user makes.
+
+use std::collections::BTreeMap;
+
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use gatehouse_store::{AppClient, AuthSession, RefreshToken, User, UserPool, UserStatus};
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::attributes::{self, Writer};
+use crate::clients::{check_secret_hash, ClientPolicy};
+use crate::env::{random_bytes, random_uuid};
+use crate::error::{Error, Result};
+use crate::password::check_policy;
+use crate::tokens;
+use crate::Directory;
+
+pub const USER_ADMIN_SCOPE: &str = "aws.cognito.signin.user.admin";
+
+#[derive(Debug, Clone)]
+pub struct Tokens {
+    pub access_token: String,
+    pub id_token: String,
+    pub refresh_token: Option<String>,
+    pub expires_in: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Challenge {
+    pub name: String,
+    pub session: String,
+    pub parameters: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum AuthOutcome {
+    Authenticated(Tokens),
+    Challenge(Challenge),
+}
+
+/// Who a verified access token speaks for.
+#[derive(Debug, Clone)]
+pub struct AccessAuth {
+    pub user: User,
+    pub client: Option<AppClient>,
+    pub claims: Map<String, Value>,
+}
+
+/// Public calls (InitiateAuth) or admin calls naming the pool (AdminInitiateAuth).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Caller<'a> {
+    Public,
+    Admin { pool_id: &'a str },
+}
+
+fn sha256_hex(s: &str) -> String {
+    hex::encode(Sha256::digest(s.as_bytes()))
+}
+
+fn required<'a>(params: &'a BTreeMap<String, String>, name: &str) -> Result<&'a str> {
+    params
+        .get(name)
+        .map(String::as_str)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| Error::invalid(format!("Missing required parameter {name}")))
+}
+
+const FLOWS: &str = "[USER_SRP_AUTH, REFRESH_TOKEN_AUTH, REFRESH_TOKEN, CUSTOM_AUTH, ADMIN_NO_SRP_AUTH, USER_PASSWORD_AUTH, ADMIN_USER_PASSWORD_AUTH, USER_AUTH]";
+
+impl Directory {
+    async fn client_for(
+        &self,
+        client_id: &str,
+        caller: Caller<'_>,
+    ) -> Result<(AppClient, UserPool)> {
+        let client = self.client(client_id).await?;
+        if let Caller::Admin { pool_id } = caller {
+            self.pool(pool_id).await?;
+            if client.pool_id != pool_id {
+                return Err(Error::ResourceNotFound(format!(
+                    "User pool client {client_id} does not exist."
+                )));
+            }
+        }
+        let pool = self.pool(&client.pool_id).await?;
+        Ok((client, pool))
+    }
+
+    pub async fn initiate_auth(
+        &self,
+        caller: Caller<'_>,
+        client_id: &str,
+        flow: &str,
+        params: BTreeMap<String, String>,
+    ) -> Result<AuthOutcome> {
+        let (client, pool) = self.client_for(client_id, caller).await?;
+        let admin = matches!(caller, Caller::Admin { .. });
+        match flow {
+            "USER_PASSWORD_AUTH" if !admin => {
+                if !client.allows("ALLOW_USER_PASSWORD_AUTH") {
+                    return Err(Error::invalid("USER_PASSWORD_AUTH flow not enabled for this client"));
+                }
+                self.password_auth(&pool, &client, &params).await
+            }
+            "ADMIN_USER_PASSWORD_AUTH" | "ADMIN_NO_SRP_AUTH" if admin => {
+                if !client.allows("ALLOW_ADMIN_USER_PASSWORD_AUTH") {
+                    return Err(Error::invalid("Auth flow not enabled for this client"));
+                }
+                self.password_auth(&pool, &client, &params).await
+            }
+            "REFRESH_TOKEN_AUTH" | "REFRESH_TOKEN" => {
+                if !client.allows("ALLOW_REFRESH_TOKEN_AUTH") {
+                    return Err(Error::invalid("Auth flow not enabled for this client"));
+                }
+                self.refresh_auth(&pool, &client, &params).await
+            }
+            "USER_PASSWORD_AUTH" | "ADMIN_USER_PASSWORD_AUTH" | "ADMIN_NO_SRP_AUTH" => Err(
+                Error::invalid(format!("Initiate Auth method not supported: {flow} on this API. Use the {} API.", if admin { "InitiateAuth" } else { "AdminInitiateAuth" })),
+            ),
+            "USER_SRP_AUTH" | "CUSTOM_AUTH" | "USER_AUTH" => Err(Error::invalid(format!(
+                "Auth flow {flow} is not available in this version of Gatehouse."
+            ))),
+            other => Err(Error::invalid(format!(
+                "1 validation error detected: Value '{other}' at 'authFlow' failed to satisfy constraint: Member must satisfy enum value set: {FLOWS}"
+            ))),
+        }
+    }
+
+    async fn password_auth(
+        &self,
+        pool: &UserPool,
+        client: &AppClient,
+        params: &BTreeMap<String, String>,
+    ) -> Result<AuthOutcome> {
+        let username = required(params, "USERNAME")?;
+        let password = required(params, "PASSWORD")?;
+        let user = self.find_user(pool, username).await?;
+        let names: Vec<&str> = match &user {
+            Some(u) => vec![username, &u.username, &u.sub],
+            None => vec![username],
+        };
+        check_secret_hash(
+            client,
+            &names,
+            params.get("SECRET_HASH").map(String::as_str),
+        )?;
+        let Some(user) = user else {
+            // Same work as a real check, so timing does not tell who exists.
+            self.hasher.verify(password, None).await?;
+            return Err(Self::missing_user_error(client));
+        };
+        if user.status == UserStatus::ResetRequired {
+            return Err(Error::PasswordResetRequired(
+                "Password reset required for the user".into(),
+            ));
+        }
+        if !self
+            .hasher
+            .verify(password, user.password_hash.as_deref())
+            .await?
+        {
+            return Err(Error::not_authorized("Incorrect username or password."));
+        }
+        if !user.enabled {
+            return Err(Error::not_authorized("User is disabled."));
+        }
+        match user.status {
+            UserStatus::Unconfirmed => {
+                Err(Error::UserNotConfirmed("User is not confirmed.".into()))
+            }
+            UserStatus::ForceChangePassword => {
+                if user
+                    .temporary_password_expires
+                    .is_some_and(|t| t < self.now())
+                {
+                    return Err(Error::not_authorized(
+                        "Temporary password has expired and must be reset by an administrator.",
+                    ));
+                }
+                self.new_password_challenge(pool, client, &user).await
+            }
+            _ => Ok(AuthOutcome::Authenticated(
+                self.issue_tokens(pool, client, &user, self.now(), None, true)
+                    .await?,
+            )),
+        }
+    }
+
+    async fn new_password_challenge(
+        &self,
+        pool: &UserPool,
+        client: &AppClient,
+        user: &User,
+    ) -> Result<AuthOutcome> {
+        let mut shown: BTreeMap<&str, &str> = user
+            .attributes
+            .iter()
+            .filter(|(k, _)| k.as_str() != "sub")
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        shown.retain(|k, _| attributes::readable(client.read_attributes.as_deref(), k));
+        let missing: Vec<String> = pool
+            .schema
+            .iter()
+            .filter(|a| a.required && !(a.name == "sub" && !a.custom))
+            .map(attributes::full_name)
+            .filter(|n| !user.attributes.contains_key(n))
+            .map(|n| format!("userAttributes.{n}"))
+            .collect();
+        let mut parameters = BTreeMap::new();
+        parameters.insert("USER_ID_FOR_SRP".to_string(), user.username.clone());
+        parameters.insert("requiredAttributes".to_string(), json!(missing).to_string());
+        parameters.insert("userAttributes".to_string(), json!(shown).to_string());
+        let session = self
+            .open_session(pool, client, user, "NEW_PASSWORD_REQUIRED", Value::Null)
+            .await?;
+        Ok(AuthOutcome::Challenge(Challenge {
+            name: "NEW_PASSWORD_REQUIRED".into(),
+            session,
+            parameters,
+        }))
+    }
+
+    /// Stores a pending challenge and returns the opaque session token for it.
+    pub(crate) async fn open_session(
+        &self,
+        pool: &UserPool,
+        client: &AppClient,
+        user: &User,
+        challenge: &str,
+        data: Value,
+    ) -> Result<String> {
+        let token = STANDARD.encode(random_bytes::<96>(&*self.rng));
+        self.store
+            .put_session(&AuthSession {
+                id_hash: sha256_hex(&token),
+                pool_id: pool.id.clone(),
+                client_id: client.client_id.clone(),
+                username: user.username.clone(),
+                challenge: challenge.to_string(),
+                expires: self.now() + i64::from(client.auth_session_validity_minutes) * 60,
+                data,
+            })
+            .await?;
+        Ok(token)
+    }
+
+    pub async fn respond_to_auth_challenge(
+        &self,
+        caller: Caller<'_>,
+        client_id: &str,
+        challenge_name: &str,
+        session: Option<&str>,
+        responses: BTreeMap<String, String>,
+    ) -> Result<AuthOutcome> {
+        let (client, pool) = self.client_for(client_id, caller).await?;
+        let expired = || Error::not_authorized("Invalid session for the user, session is expired.");
+        let session_token = session
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| Error::invalid("Missing required parameter Session"))?;
+        if session_token.len() > 4096 {
+            return Err(expired());
+        }
+        let stored = self
+            .store
+            .take_session(&sha256_hex(session_token))
+            .await?
+            .ok_or_else(expired)?;
+        if stored.expires < self.now()
+            || stored.client_id != client.client_id
+            || stored.pool_id != pool.id
+        {
+            return Err(expired());
+        }
+        if stored.challenge != challenge_name {
+            return Err(Error::invalid(format!(
+                "Invalid challenge name {challenge_name}: the session is for {}",
+                stored.challenge
+            )));
+        }
+        let username = required(&responses, "USERNAME")?;
+        let user = self
+            .find_user(&pool, username)
+            .await?
+            .filter(|u| u.username == stored.username)
+            .ok_or_else(expired)?;
+        check_secret_hash(
+            &client,
+            &[username, &user.username, &user.sub],
+            responses.get("SECRET_HASH").map(String::as_str),
+        )?;
+        match challenge_name {
+            "NEW_PASSWORD_REQUIRED" => {
+                let result = self
+                    .complete_new_password(&pool, &client, user, &responses)
+                    .await;
+                if matches!(
+                    result,
+                    Err(Error::InvalidPassword(_) | Error::InvalidParameter(_))
+                ) {
+                    // A rejected new password may be retried with the same session.
+                    self.store.put_session(&stored).await?;
+                }
+                result
+            }
+            other => Err(Error::invalid(format!(
+                "Challenge {other} is not available in this version of Gatehouse."
+            ))),
+        }
+    }
+
+    async fn complete_new_password(
+        &self,
+        pool: &UserPool,
+        client: &AppClient,
+        mut user: User,
+        responses: &BTreeMap<String, String>,
+    ) -> Result<AuthOutcome> {
+        let password = required(responses, "NEW_PASSWORD")?;
+        check_policy(&pool.password_policy, password)?;
+        let writes: Vec<(String, String)> = responses
+            .iter()
+            .filter_map(|(k, v)| {
+                k.strip_prefix("userAttributes.")
+                    .map(|n| (n.to_string(), v.clone()))
+            })
+            .collect();
+        for (name, _) in &writes {
+            if !attributes::writable(client.write_attributes.as_deref(), name)
+                || name.ends_with("_verified")
+            {
+                return Err(Error::not_authorized(
+                    "A client attempted to write unauthorized attribute",
+                ));
+            }
+        }
+        attributes::validate_writes(pool, &writes, Some(&user.attributes), Writer::User)?;
+        user.attributes.extend(writes);
+        if let Some(missing) = attributes::missing_required(pool, &user.attributes) {
+            return Err(Error::invalid(format!(
+                "Attributes did not conform to the schema: {missing}: The attribute {missing} is required"
+            )));
+        }
+        user.password_hash = Some(self.hasher.hash(password, &*self.rng).await?);
+        user.status = UserStatus::Confirmed;
+        user.temporary_password_expires = None;
+        user.modified = self.now();
+        self.store.update_user(&user).await?;
+        Ok(AuthOutcome::Authenticated(
+            self.issue_tokens(pool, client, &user, self.now(), None, true)
+                .await?,
+        ))
+    }
+
+    async fn refresh_auth(
+        &self,
+        pool: &UserPool,
+        client: &AppClient,
+        params: &BTreeMap<String, String>,
+    ) -> Result<AuthOutcome> {
+        let token = required(params, "REFRESH_TOKEN")?;
+        let invalid = || Error::not_authorized("Invalid Refresh Token");
+        if token.len() > 8192 {
+            return Err(invalid());
+        }
+        let stored = self
+            .store
+            .get_refresh_token(&sha256_hex(token))
+            .await?
+            .ok_or_else(invalid)?;
+        if stored.client_id != client.client_id || stored.pool_id != pool.id {
+            return Err(invalid());
+        }
+        if stored.revoked {
+            return Err(Error::not_authorized("Refresh Token has been revoked"));
+        }
+        if stored.expires < self.now() {
+            return Err(Error::not_authorized("Refresh Token has expired"));
+        }
+        let user = self
+            .store
+            .get_user_by_sub(&pool.id, &stored.sub)
+            .await?
+            .ok_or_else(invalid)?;
+        check_secret_hash(
+            client,
+            &[&user.username, &user.sub],
+            params.get("SECRET_HASH").map(String::as_str),
+        )?;
+        if !user.enabled {
+            return Err(Error::not_authorized("User is disabled."));
+        }
+        let tokens = self
+            .issue_tokens(
+                pool,
+                client,
+                &user,
+                stored.auth_time,
+                Some(stored.origin_jti),
+                false,
+            )
+            .await?;
+        Ok(AuthOutcome::Authenticated(tokens))
+    }
+
+    /// Signs ID and access tokens (and, for a new sign-in, stores a refresh token).
+    async fn issue_tokens(
+        &self,
+        pool: &UserPool,
+        client: &AppClient,
+        user: &User,
+        auth_time: i64,
+        origin_jti: Option<String>,
+        with_refresh: bool,
+    ) -> Result<Tokens> {
+        let now = self.now();
+        let keys = self.keys.keys(&pool.id).await?;
+        let groups = self.store.groups_for_user(&pool.id, &user.sub).await?;
+        let origin_jti = origin_jti.unwrap_or_else(|| random_uuid(&*self.rng));
+        let event_id = random_uuid(&*self.rng);
+        let iss = self.config.issuer(&pool.id);
+        let group_names: Vec<&str> = groups.iter().map(|g| g.name.as_str()).collect();
+
+        let mut id = Map::new();
+        id.insert("sub".into(), json!(user.sub));
+        if !group_names.is_empty() {
+            id.insert("cognito:groups".into(), json!(group_names));
+        }
+        let read = client.read_attributes.as_deref();
+        for (name, value) in &user.attributes {
+            if name == "sub" || !attributes::readable(read, name) || name.starts_with("dev:") {
+                continue;
+            }
+            let v = match attributes::find(pool, name).map(|a| a.data_type.as_str()) {
+                Some("Boolean") => json!(value == "true"),
+                Some("Number") if !name.starts_with("custom:") => value
+                    .parse::<i64>()
+                    .map(|n| json!(n))
+                    .unwrap_or_else(|_| json!(value)),
+                _ => json!(value),
+            };
+            id.insert(name.clone(), v);
+        }
+        id.insert("iss".into(), json!(iss));
+        id.insert("cognito:username".into(), json!(user.username));
+        id.insert("origin_jti".into(), json!(origin_jti));
+        id.insert("aud".into(), json!(client.client_id));
+        id.insert("event_id".into(), json!(event_id));
+        id.insert("token_use".into(), json!("id"));
+        id.insert("auth_time".into(), json!(auth_time));
+        id.insert("exp".into(), json!(now + client.id_token_seconds() as i64));
+        id.insert("iat".into(), json!(now));
+        id.insert("jti".into(), json!(random_uuid(&*self.rng)));
+
+        let mut access = Map::new();
+        access.insert("sub".into(), json!(user.sub));
+        if !group_names.is_empty() {
+            access.insert("cognito:groups".into(), json!(group_names));
+        }
+        access.insert("iss".into(), json!(iss));
+        access.insert("client_id".into(), json!(client.client_id));
+        access.insert("origin_jti".into(), json!(origin_jti));
+        access.insert("event_id".into(), json!(event_id));
+        access.insert("token_use".into(), json!("access"));
+        access.insert("scope".into(), json!(USER_ADMIN_SCOPE));
+        access.insert("auth_time".into(), json!(auth_time));
+        access.insert(
+            "exp".into(),
+            json!(now + client.access_token_seconds() as i64),
+        );
+        access.insert("iat".into(), json!(now));
+        access.insert("jti".into(), json!(random_uuid(&*self.rng)));
+        access.insert("username".into(), json!(user.username));
+
+        let id_token = keys.sign(&Value::Object(id))?;
+        let access_token = keys.sign(&Value::Object(access))?;
+        let refresh_token = if with_refresh {
+            let token = URL_SAFE_NO_PAD.encode(random_bytes::<64>(&*self.rng));
+            self.store
+                .put_refresh_token(&RefreshToken {
+                    token_hash: sha256_hex(&token),
+                    pool_id: pool.id.clone(),
+                    client_id: client.client_id.clone(),
+                    sub: user.sub.clone(),
+                    origin_jti,
+                    auth_time,
+                    created: now,
+                    expires: now + client.refresh_token_seconds() as i64,
+                    revoked: false,
+                })
+                .await?;
+            Some(token)
+        } else {
+            None
+        };
+        Ok(Tokens {
+            access_token,
+            id_token,
+            refresh_token,
+            expires_in: client.access_token_seconds(),
+        })
+    }
+
+    /// Verifies an access token of one of our pools (signature, expiry, use, scope) and loads
+    /// its user.
+    pub async fn authenticate_access_token(&self, token: &str) -> Result<AccessAuth> {
+        let invalid = || Error::not_authorized("Invalid Access Token");
+        let parsed = tokens::decode(token).ok_or_else(invalid)?;
+        let iss = parsed
+            .claims
+            .get("iss")
+            .and_then(Value::as_str)
+            .ok_or_else(invalid)?;
+        let base = format!("{}/", self.config.public_url.trim_end_matches('/'));
+        let pool_id = iss
+            .strip_prefix(&base)
+            .filter(|p| !p.contains('/'))
+            .ok_or_else(invalid)?
+            .to_string();
+        let pool_id = pool_id.as_str();
+        let keys = match self.keys.keys(pool_id).await {
+            Ok(k) => k,
+            Err(Error::ResourceNotFound(_)) => return Err(invalid()),
+            Err(e) => return Err(e),
+        };
+        if !keys.verify(
+            &parsed.kid,
+            parsed.signing_input.as_bytes(),
+            &parsed.signature,
+        ) {
+            return Err(invalid());
+        }
+        let claims = parsed.claims;
+        if claims.get("token_use").and_then(Value::as_str) != Some("access") {
+            return Err(invalid());
+        }
+        let exp = claims
+            .get("exp")
+            .and_then(Value::as_i64)
+            .ok_or_else(invalid)?;
+        if exp <= self.now() {
+            return Err(Error::not_authorized("Access Token has expired"));
+        }
+        let has_scope = claims
+            .get("scope")
+            .and_then(Value::as_str)
+            .is_some_and(|s| s.split(' ').any(|x| x == USER_ADMIN_SCOPE));
+        if !has_scope {
+            return Err(Error::not_authorized(
+                "Access Token does not have required scopes",
+            ));
+        }
+        let sub = claims
+            .get("sub")
+            .and_then(Value::as_str)
+            .ok_or_else(invalid)?;
+        let user = self
+            .store
+            .get_user_by_sub(pool_id, sub)
+            .await?
+            .ok_or_else(Error::user_not_found)?;
+        if !user.enabled {
+            return Err(Error::not_authorized("User is disabled."));
+        }
+        let client = match claims.get("client_id").and_then(Value::as_str) {
+            Some(id) => self.store.get_client(id).await?,
+            None => None,
+        };
+        Ok(AccessAuth {
+            user,
+            client,
+            claims,
+        })
+    }
+}

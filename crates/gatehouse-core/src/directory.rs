@@ -1,0 +1,92 @@
+//! The directory service: the one entry point the adapters call. Its operations live in the
+//! modules named after what they act on (pools, clients, users, groups, auth).
+
+use std::sync::Arc;
+
+use gatehouse_store::{Store, UserPool};
+
+use crate::env::{Clock, Random};
+use crate::error::{Error, Result};
+use crate::keys::KeyRing;
+use crate::messages::Messenger;
+use crate::password::PasswordHasher;
+
+#[derive(Debug, Clone)]
+pub struct DirectoryConfig {
+    /// The base of every issuer URL: `<public_url>/<poolId>`.
+    pub public_url: String,
+    /// The region in pool ids and ARNs.
+    pub region: String,
+    /// The AWS account id in ARNs.
+    pub account_id: String,
+}
+
+impl DirectoryConfig {
+    pub fn issuer(&self, pool_id: &str) -> String {
+        format!("{}/{}", self.public_url.trim_end_matches('/'), pool_id)
+    }
+
+    pub fn pool_arn(&self, pool_id: &str) -> String {
+        format!(
+            "arn:aws:cognito-idp:{}:{}:userpool/{}",
+            self.region, self.account_id, pool_id
+        )
+    }
+}
+
+pub struct Directory {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) keys: KeyRing,
+    pub(crate) hasher: PasswordHasher,
+    pub(crate) messenger: Arc<dyn Messenger>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) rng: Arc<dyn Random>,
+    pub(crate) config: DirectoryConfig,
+}
+
+impl Directory {
+    pub fn new(
+        store: Arc<dyn Store>,
+        hasher: PasswordHasher,
+        messenger: Arc<dyn Messenger>,
+        clock: Arc<dyn Clock>,
+        rng: Arc<dyn Random>,
+        config: DirectoryConfig,
+    ) -> Self {
+        Self {
+            keys: KeyRing::new(Arc::clone(&store)),
+            store,
+            hasher,
+            messenger,
+            clock,
+            rng,
+            config,
+        }
+    }
+
+    pub fn config(&self) -> &DirectoryConfig {
+        &self.config
+    }
+
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    pub(crate) async fn pool(&self, pool_id: &str) -> Result<UserPool> {
+        self.store
+            .get_pool(pool_id)
+            .await?
+            .ok_or_else(|| Error::pool_not_found(pool_id))
+    }
+
+    /// The JSON Web Key Set of a pool.
+    pub async fn jwks(&self, pool_id: &str) -> Result<serde_json::Value> {
+        self.pool(pool_id).await?;
+        Ok(self.keys.keys(pool_id).await?.jwks().clone())
+    }
+
+    /// Drops sessions past their expiry; run periodically.
+    pub async fn purge_expired_sessions(&self) -> Result<u64> {
+        Ok(self.store.purge_expired(self.now()).await?)
+    }
+}

@@ -1,0 +1,162 @@
+//! Per-pool RS256 signing keys: generated at pool creation (aws-lc-rs), stored by the store,
+//! held in memory once loaded so signing and verifying never touch the disk.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::rsa::{KeyPair, KeySize};
+use aws_lc_rs::signature::{
+    KeyPair as _, ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256,
+};
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use gatehouse_store::{SigningKey, Store};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+
+/// The loaded keys of one pool.
+pub struct PoolKeys {
+    active_kid: String,
+    signer: KeyPair,
+    verifiers: Vec<(String, ParsedPublicKey)>,
+    jwks: Value,
+    rng: SystemRandom,
+}
+
+impl PoolKeys {
+    fn load(keys: &[SigningKey]) -> Result<Self> {
+        let mut verifiers = Vec::new();
+        let mut jwks = Vec::new();
+        let mut active = None;
+        for k in keys {
+            let pair = KeyPair::from_pkcs8(&k.private_pkcs8)
+                .map_err(|e| Error::Internal(format!("signing key {} unreadable: {e}", k.kid)))?;
+            let public = pair.public_key();
+            let parsed = ParsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, public.as_ref())
+                .map_err(|e| Error::Internal(format!("public key {}: {e}", k.kid)))?;
+            verifiers.push((k.kid.clone(), parsed));
+            jwks.push(json!({
+                "alg": "RS256",
+                "e": URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero()),
+                "kid": k.kid,
+                "kty": "RSA",
+                "n": URL_SAFE_NO_PAD.encode(public.modulus().big_endian_without_leading_zero()),
+                "use": "sig",
+            }));
+            if k.active {
+                active = Some((k.kid.clone(), pair));
+            }
+        }
+        let (active_kid, signer) =
+            active.ok_or_else(|| Error::Internal("pool has no active signing key".into()))?;
+        Ok(Self {
+            active_kid,
+            signer,
+            verifiers,
+            jwks: json!({ "keys": jwks }),
+            rng: SystemRandom::new(),
+        })
+    }
+
+    /// A compact JWS (RS256) of `claims` with the active key.
+    pub fn sign(&self, claims: &Value) -> Result<String> {
+        let header = json!({ "kid": self.active_kid, "alg": "RS256" });
+        let mut out = String::with_capacity(1024);
+        URL_SAFE_NO_PAD.encode_string(header.to_string(), &mut out);
+        out.push('.');
+        URL_SAFE_NO_PAD.encode_string(claims.to_string(), &mut out);
+        let mut sig = vec![0u8; self.signer.public_modulus_len()];
+        self.signer
+            .sign(&RSA_PKCS1_SHA256, &self.rng, out.as_bytes(), &mut sig)
+            .map_err(|_| Error::Internal("RSA signing failed".into()))?;
+        out.push('.');
+        URL_SAFE_NO_PAD.encode_string(&sig, &mut out);
+        Ok(out)
+    }
+
+    /// Checks the signature of `signing_input` made by the key `kid`.
+    pub fn verify(&self, kid: &str, signing_input: &[u8], signature: &[u8]) -> bool {
+        self.verifiers
+            .iter()
+            .find(|(k, _)| k == kid)
+            .is_some_and(|(_, key)| key.verify_sig(signing_input, signature).is_ok())
+    }
+
+    /// The JSON Web Key Set of the pool.
+    pub fn jwks(&self) -> &Value {
+        &self.jwks
+    }
+}
+
+/// The key ring of every pool, filled lazily from the store.
+pub struct KeyRing {
+    store: Arc<dyn Store>,
+    cache: RwLock<HashMap<String, Arc<PoolKeys>>>,
+}
+
+impl KeyRing {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self {
+            store,
+            cache: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// Generates and stores the first signing key of a new pool.
+    pub async fn create_for_pool(&self, pool_id: &str, now: i64) -> Result<()> {
+        let der = tokio::task::spawn_blocking(|| {
+            let pair = KeyPair::generate(KeySize::Rsa2048)
+                .map_err(|_| Error::Internal("RSA key generation failed".into()))?;
+            let der = pair
+                .as_der()
+                .map_err(|_| Error::Internal("RSA key encoding failed".into()))?;
+            Ok::<_, Error>(der.as_ref().to_vec())
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("keygen task: {e}")))??;
+        let pair = KeyPair::from_pkcs8(&der)
+            .map_err(|e| Error::Internal(format!("generated key unreadable: {e}")))?;
+        // The kid is a digest of the public key, base64 like Cognito's.
+        let kid = STANDARD.encode(Sha256::digest(pair.public_key().as_ref()));
+        let key = SigningKey {
+            pool_id: pool_id.to_string(),
+            kid,
+            private_pkcs8: der,
+            created: now,
+            active: true,
+        };
+        self.store.put_signing_key(&key).await?;
+        let loaded = PoolKeys::load(std::slice::from_ref(&key))?;
+        self.insert(pool_id, Arc::new(loaded));
+        Ok(())
+    }
+
+    pub async fn keys(&self, pool_id: &str) -> Result<Arc<PoolKeys>> {
+        if let Some(k) = self.cache.read().ok().and_then(|c| c.get(pool_id).cloned()) {
+            return Ok(k);
+        }
+        let stored = self.store.signing_keys(pool_id).await?;
+        if stored.is_empty() {
+            return Err(Error::pool_not_found(pool_id));
+        }
+        let loaded = Arc::new(PoolKeys::load(&stored)?);
+        self.insert(pool_id, Arc::clone(&loaded));
+        Ok(loaded)
+    }
+
+    pub fn forget(&self, pool_id: &str) {
+        if let Ok(mut c) = self.cache.write() {
+            c.remove(pool_id);
+        }
+    }
+
+    fn insert(&self, pool_id: &str, keys: Arc<PoolKeys>) {
+        if let Ok(mut c) = self.cache.write() {
+            c.insert(pool_id.to_string(), keys);
+        }
+    }
+}

@@ -1,0 +1,22 @@
+//! The Gatehouse domain: user pools, app clients, users, groups, attributes, auth flows,
+//! tokens and keys. It decides; the wire adapters above translate, the store below stores.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::todo)]
+
+pub mod attributes;
+pub mod auth;
+pub mod clients;
+pub mod env;
+pub mod error;
+pub mod groups;
+pub mod keys;
+pub mod messages;
+pub mod password;
+pub mod pools;
+pub mod tokens;
+pub mod users;
+
+mod directory;
+
+pub use directory::{Directory, DirectoryConfig};
+pub use error::{Error, Result};
+pub use gatehouse_store as store;

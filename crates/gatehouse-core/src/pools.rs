@@ -1,0 +1,299 @@
+//! User pools: creation with AWS's defaults and rules, update, listing, deletion, custom
+//! attributes.
+
+use std::collections::BTreeMap;
+
+use gatehouse_store::{AdminCreateUserConfig, Page, PasswordPolicy, SchemaAttribute, UserPool};
+use serde_json::Value;
+
+use crate::attributes::{full_name, standard_schema};
+use crate::env::random_alnum;
+use crate::error::{Error, Result};
+use crate::Directory;
+
+/// What CreateUserPool asks for.
+#[derive(Debug, Clone, Default)]
+pub struct NewPool {
+    pub name: String,
+    pub password_policy: Option<PasswordPolicy>,
+    pub username_attributes: Vec<String>,
+    pub alias_attributes: Vec<String>,
+    pub auto_verified_attributes: Vec<String>,
+    /// Custom attributes and overrides of standard ones (Required, Mutable, constraints).
+    pub schema: Vec<SchemaAttribute>,
+    pub mfa_configuration: Option<String>,
+    pub admin_create_user: Option<AdminCreateUserConfig>,
+    pub deletion_protection: bool,
+    pub username_case_sensitive: Option<bool>,
+    pub attributes_require_verification_before_update: Vec<String>,
+    pub settings: BTreeMap<String, Value>,
+}
+
+/// What UpdateUserPool may change. As on AWS, what is left out returns to its default.
+#[derive(Debug, Clone, Default)]
+pub struct PoolUpdate {
+    pub name: Option<String>,
+    pub password_policy: Option<PasswordPolicy>,
+    pub auto_verified_attributes: Vec<String>,
+    pub mfa_configuration: Option<String>,
+    pub admin_create_user: Option<AdminCreateUserConfig>,
+    pub deletion_protection: bool,
+    pub attributes_require_verification_before_update: Vec<String>,
+    pub settings: BTreeMap<String, Value>,
+}
+
+pub const MAX_CUSTOM_ATTRIBUTES: usize = 50;
+
+fn check_policy(p: &PasswordPolicy) -> Result<()> {
+    if !(6..=99).contains(&p.minimum_length) {
+        return Err(Error::invalid(
+            "Password policy MinimumLength must be between 6 and 99.",
+        ));
+    }
+    if p.temporary_password_validity_days > 365 {
+        return Err(Error::invalid(
+            "TemporaryPasswordValidityDays must be between 0 and 365.",
+        ));
+    }
+    Ok(())
+}
+
+fn check_mfa(mfa: &str) -> Result<()> {
+    match mfa {
+        "OFF" | "ON" | "OPTIONAL" => Ok(()),
+        other => Err(Error::invalid(format!(
+            "1 validation error detected: Value '{other}' at 'mfaConfiguration' failed to satisfy constraint: Member must satisfy enum value set: [OFF, ON, OPTIONAL]"
+        ))),
+    }
+}
+
+fn check_auto_verified(attrs: &[String]) -> Result<()> {
+    for a in attrs {
+        if a != "email" && a != "phone_number" {
+            return Err(Error::invalid(format!(
+                "1 validation error detected: Value '[{a}]' at 'autoVerifiedAttributes' failed to satisfy constraint: Member must satisfy enum value set: [phone_number, email]"
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn check_custom_name(name: &str) -> Result<()> {
+    let ok = (1..=20).contains(&name.chars().count())
+        && name
+            .chars()
+            .all(|c| !c.is_whitespace() && !c.is_control() && c != ':');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!(
+            "Invalid custom attribute name: {name}. Names are 1 to 20 characters without spaces or ':'."
+        )))
+    }
+}
+
+fn custom_attribute(a: &SchemaAttribute) -> Result<SchemaAttribute> {
+    check_custom_name(&a.name)?;
+    if a.required {
+        return Err(Error::invalid(
+            "Required custom attributes are not supported currently.",
+        ));
+    }
+    if !matches!(
+        a.data_type.as_str(),
+        "String" | "Number" | "DateTime" | "Boolean"
+    ) {
+        return Err(Error::invalid(format!(
+            "Invalid AttributeDataType input, consider using the provided AttributeDataType enum for attribute {}",
+            a.name
+        )));
+    }
+    let mut out = a.clone();
+    out.custom = true;
+    if out.data_type == "String" {
+        out.min_length = Some(out.min_length.unwrap_or(0));
+        out.max_length = Some(out.max_length.unwrap_or(2048).min(2048));
+    }
+    Ok(out)
+}
+
+impl Directory {
+    pub async fn create_pool(&self, req: NewPool) -> Result<UserPool> {
+        if !req.username_attributes.is_empty() && !req.alias_attributes.is_empty() {
+            return Err(Error::invalid(
+                "Only one of the aliasAttributes or usernameAttributes can be set in a User Pool.",
+            ));
+        }
+        for a in &req.username_attributes {
+            if a != "email" && a != "phone_number" {
+                return Err(Error::invalid(format!("Invalid username attribute: {a}")));
+            }
+        }
+        for a in &req.alias_attributes {
+            if !matches!(a.as_str(), "email" | "phone_number" | "preferred_username") {
+                return Err(Error::invalid(format!("Invalid alias attribute: {a}")));
+            }
+        }
+        check_auto_verified(&req.auto_verified_attributes)?;
+        let policy = req.password_policy.unwrap_or_default();
+        check_policy(&policy)?;
+        let mfa = req.mfa_configuration.unwrap_or_else(|| "OFF".into());
+        check_mfa(&mfa)?;
+
+        let mut schema = standard_schema();
+        let mut customs = 0;
+        for a in &req.schema {
+            if let Some(std) = schema.iter_mut().find(|s| !s.custom && s.name == a.name) {
+                if std.name == "sub" {
+                    continue;
+                }
+                std.required = a.required;
+                std.mutable = a.mutable;
+                if a.max_length.is_some() {
+                    std.max_length = a.max_length;
+                }
+                if a.min_length.is_some() {
+                    std.min_length = a.min_length;
+                }
+                continue;
+            }
+            let custom = custom_attribute(a)?;
+            if schema.iter().any(|s| s.custom && s.name == custom.name) {
+                return Err(Error::invalid(format!(
+                    "Existing attribute already has name {}.",
+                    full_name(&custom)
+                )));
+            }
+            customs += 1;
+            schema.push(custom);
+        }
+        if customs > MAX_CUSTOM_ATTRIBUTES {
+            return Err(Error::LimitExceeded(format!(
+                "A user pool may have at most {MAX_CUSTOM_ATTRIBUTES} custom attributes."
+            )));
+        }
+
+        let now = self.now();
+        let mut pool = UserPool {
+            id: String::new(),
+            name: req.name,
+            created: now,
+            modified: now,
+            password_policy: policy,
+            username_attributes: req.username_attributes,
+            alias_attributes: req.alias_attributes,
+            auto_verified_attributes: req.auto_verified_attributes,
+            schema,
+            mfa_configuration: mfa,
+            admin_create_user: req.admin_create_user.unwrap_or_default(),
+            deletion_protection: req.deletion_protection,
+            username_case_sensitive: req.username_case_sensitive.unwrap_or(false),
+            attributes_require_verification_before_update: req
+                .attributes_require_verification_before_update,
+            settings: req.settings,
+        };
+        // Ids are random; a collision is astronomically unlikely but cheap to retry.
+        for _ in 0..5 {
+            pool.id = format!("{}_{}", self.config.region, random_alnum(&*self.rng, 9));
+            match self.store.insert_pool(&pool).await {
+                Ok(()) => {
+                    self.keys.create_for_pool(&pool.id, now).await?;
+                    tracing::info!(pool_id = %pool.id, "user pool created");
+                    return Ok(pool);
+                }
+                Err(gatehouse_store::StoreError::Conflict(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(Error::Internal("could not allocate a pool id".into()))
+    }
+
+    pub async fn describe_pool(&self, pool_id: &str) -> Result<(UserPool, u64)> {
+        let pool = self.pool(pool_id).await?;
+        let users = self.store.count_users(pool_id).await?;
+        Ok((pool, users))
+    }
+
+    pub async fn update_pool(&self, pool_id: &str, req: PoolUpdate) -> Result<()> {
+        let mut pool = self.pool(pool_id).await?;
+        let policy = req.password_policy.unwrap_or_default();
+        check_policy(&policy)?;
+        let mfa = req.mfa_configuration.unwrap_or_else(|| "OFF".into());
+        check_mfa(&mfa)?;
+        check_auto_verified(&req.auto_verified_attributes)?;
+        if let Some(name) = req.name {
+            pool.name = name;
+        }
+        pool.password_policy = policy;
+        pool.mfa_configuration = mfa;
+        pool.auto_verified_attributes = req.auto_verified_attributes;
+        pool.admin_create_user = req.admin_create_user.unwrap_or_default();
+        pool.deletion_protection = req.deletion_protection;
+        pool.attributes_require_verification_before_update =
+            req.attributes_require_verification_before_update;
+        pool.settings = req.settings;
+        pool.modified = self.now();
+        self.store.update_pool(&pool).await?;
+        Ok(())
+    }
+
+    pub async fn delete_pool(&self, pool_id: &str) -> Result<()> {
+        let pool = self.pool(pool_id).await?;
+        if pool.deletion_protection {
+            return Err(Error::invalid(
+                "The user pool cannot be deleted because deletion protection is activated. Deletion protection must be inactivated first.",
+            ));
+        }
+        self.store.delete_pool(pool_id).await?;
+        self.keys.forget(pool_id);
+        tracing::info!(%pool_id, "user pool deleted");
+        Ok(())
+    }
+
+    /// Pools after `next_token`, and the token for the page after this one.
+    pub async fn list_pools(
+        &self,
+        max_results: usize,
+        next_token: Option<String>,
+    ) -> Result<(Vec<UserPool>, Option<String>)> {
+        let page = Page {
+            limit: max_results + 1,
+            after: next_token,
+        };
+        let mut pools = self.store.list_pools(&page).await?;
+        let more = pools.len() > max_results;
+        pools.truncate(max_results);
+        let next = more.then(|| pools.last().map(|p| p.id.clone())).flatten();
+        Ok((pools, next))
+    }
+
+    pub async fn add_custom_attributes(
+        &self,
+        pool_id: &str,
+        attrs: Vec<SchemaAttribute>,
+    ) -> Result<()> {
+        let mut pool = self.pool(pool_id).await?;
+        for a in &attrs {
+            let custom = custom_attribute(a)?;
+            if pool
+                .schema
+                .iter()
+                .any(|s| s.custom && s.name == custom.name)
+            {
+                return Err(Error::invalid(format!(
+                    "Existing attribute already has name {}.",
+                    full_name(&custom)
+                )));
+            }
+            pool.schema.push(custom);
+        }
+        if pool.schema.iter().filter(|s| s.custom).count() > MAX_CUSTOM_ATTRIBUTES {
+            return Err(Error::LimitExceeded(format!(
+                "A user pool may have at most {MAX_CUSTOM_ATTRIBUTES} custom attributes."
+            )));
+        }
+        pool.modified = self.now();
+        self.store.update_pool(&pool).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,146 @@
+//! The embedded store: SQLite in WAL mode with `synchronous=FULL`, so a write is on disk before
+//! it is acknowledged. One writer connection (SQLite has one writer anyway) used from the
+//! blocking pool, since a commit waits for fsync; point reads run inline on a pooled reader
+//! connection, since they take microseconds and a thread hop would cost more than the read.
+
+mod aggregates;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use rusqlite::{Connection, OpenFlags};
+
+use crate::{StoreError, StoreResult};
+
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("migrations/0001_init.sql"))];
+
+/// How many idle reader connections we keep.
+const MAX_IDLE_READERS: usize = 16;
+
+pub struct SqliteStore {
+    path: PathBuf,
+    writer: Arc<Mutex<Connection>>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file and applies pending migrations.
+    pub fn open(path: &Path) -> StoreResult<Self> {
+        let mut writer = open_connection(path, false)?;
+        migrate(&mut writer)?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            writer: Arc::new(Mutex::new(writer)),
+            readers: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// The schema version the database is at.
+    pub fn schema_version(&self) -> StoreResult<i64> {
+        self.read(|c| {
+            c.query_row("SELECT MAX(version) FROM schema_migrations", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map_err(map_err)
+        })
+    }
+
+    /// Runs `f` in one transaction on the writer connection, off the async runtime.
+    async fn write<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&rusqlite::Transaction<'_>) -> StoreResult<T> + Send + 'static,
+    {
+        let writer = Arc::clone(&self.writer);
+        tokio::task::spawn_blocking(move || {
+            let mut conn = writer
+                .lock()
+                .map_err(|_| StoreError::Unavailable("writer connection poisoned".into()))?;
+            let tx = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(map_err)?;
+            let out = f(&tx)?;
+            tx.commit().map_err(map_err)?;
+            Ok(out)
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("store task failed: {e}")))?
+    }
+
+    /// Runs `f` on a reader connection on the calling thread.
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+        let conn = match self.readers.lock().ok().and_then(|mut r| r.pop()) {
+            Some(c) => c,
+            None => open_connection(&self.path, true)?,
+        };
+        let out = f(&conn);
+        if let Ok(mut readers) = self.readers.lock() {
+            if readers.len() < MAX_IDLE_READERS {
+                readers.push(conn);
+            }
+        }
+        out
+    }
+}
+
+fn open_connection(path: &Path, read_only: bool) -> StoreResult<Connection> {
+    let flags = if read_only {
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    };
+    let conn = Connection::open_with_flags(path, flags).map_err(map_err)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(map_err)?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = FULL;
+         PRAGMA foreign_keys = ON;
+         PRAGMA cache_size = -16000;",
+    )
+    .map_err(map_err)?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
+fn migrate(conn: &mut Connection) -> StoreResult<()> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+             version INTEGER PRIMARY KEY,
+             applied INTEGER NOT NULL
+         )",
+    )
+    .map_err(map_err)?;
+    let current: i64 = conn
+        .query_row(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(map_err)?;
+    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+        let tx = conn.transaction().map_err(map_err)?;
+        tx.execute_batch(sql).map_err(map_err)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, applied) VALUES (?1, strftime('%s','now'))",
+            [version],
+        )
+        .map_err(map_err)?;
+        tx.commit().map_err(map_err)?;
+        tracing::info!(version, "applied store migration");
+    }
+    Ok(())
+}
+
+pub(crate) fn map_err(e: rusqlite::Error) -> StoreError {
+    match &e {
+        rusqlite::Error::SqliteFailure(f, msg)
+            if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
+            StoreError::Conflict(msg.clone().unwrap_or_else(|| e.to_string()))
+        }
+        _ => StoreError::Unavailable(e.to_string()),
+    }
+}

@@ -1,0 +1,74 @@
+//! `gatehouse`: the command line. `serve` runs everything; the other commands are operator
+//! tools over the same store.
+
+mod admin_keys;
+mod import;
+mod serve;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "gatehouse",
+    version,
+    about = "A self-hosted secure API gateway with a built-in user directory"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the control and gateway listeners.
+    Serve(serve::ServeArgs),
+    /// Operator commands on users.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Import users from a CSV file in the Cognito user-import format (as an import job does:
+    /// users arrive in RESET_REQUIRED state without a password).
+    Import(ImportArgs),
+}
+
+#[derive(Args)]
+pub struct ImportArgs {
+    #[arg(long, env = "GATEHOUSE_DATA_DIR", default_value = "./gatehouse-data")]
+    data_dir: PathBuf,
+    #[arg(long)]
+    pool_id: String,
+    /// CSV with a header row: cognito:username and attribute names.
+    file: PathBuf,
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("gatehouse: cannot start the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve(args) => serve::run(args).await,
+            Command::User(UserCommand::Import(args)) => import::run(args).await,
+        }
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("gatehouse: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

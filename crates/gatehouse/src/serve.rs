@@ -1,0 +1,280 @@
+//! `gatehouse serve`: wires the store, the domain and the adapters onto the two listeners.
+
+use std::future::IntoFuture;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use axum::body::Body;
+use axum::http::{HeaderValue, Request, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use clap::Args;
+use gatehouse_cognito::{Admission, CognitoApi};
+use gatehouse_core::env::{OsRandom, SystemClock};
+use gatehouse_core::messages::{Messenger, Outbox, Smtp};
+use gatehouse_core::password::PasswordHasher;
+use gatehouse_core::{Directory, DirectoryConfig};
+use gatehouse_store::sqlite::SqliteStore;
+use serde_json::json;
+use tokio::net::TcpListener;
+use tracing::Instrument;
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Where the embedded store, the outbox and generated credentials live.
+    #[arg(long, env = "GATEHOUSE_DATA_DIR", default_value = "./gatehouse-data")]
+    pub data_dir: PathBuf,
+    /// The control listener: Cognito API, management APIs, OIDC documents.
+    #[arg(long, env = "GATEHOUSE_LISTEN", default_value = "127.0.0.1:9229")]
+    pub listen: SocketAddr,
+    /// The gateway listener: the data plane of deployed APIs.
+    #[arg(
+        long,
+        env = "GATEHOUSE_GATEWAY_LISTEN",
+        default_value = "127.0.0.1:8080"
+    )]
+    pub gateway_listen: SocketAddr,
+    /// The base URL clients reach the control listener at (token issuers derive from it).
+    #[arg(long, env = "GATEHOUSE_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// A declarative configuration file.
+    #[arg(long, env = "GATEHOUSE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Absent: embedded SQLite in the data dir. `postgres://…`: PostgreSQL.
+    #[arg(long, env = "GATEHOUSE_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Redis for rate limits shared between nodes.
+    #[arg(long, env = "GATEHOUSE_REDIS_URL")]
+    pub redis_url: Option<String>,
+    /// Development mode: admin operations accept any signature.
+    #[arg(long, env = "GATEHOUSE_DEV")]
+    pub dev: bool,
+    /// Region used in pool ids and ARNs.
+    #[arg(long, env = "GATEHOUSE_REGION", default_value = "us-east-1")]
+    pub region: String,
+    /// Send email through this SMTP server (`smtp://host:port`) instead of the outbox.
+    #[arg(long, env = "GATEHOUSE_SMTP_URL")]
+    pub smtp_url: Option<String>,
+    /// The From address of emails.
+    #[arg(
+        long,
+        env = "GATEHOUSE_SMTP_FROM",
+        default_value = "no-reply@gatehouse.localhost"
+    )]
+    pub smtp_from: String,
+    /// Log format: text or json.
+    #[arg(long, env = "GATEHOUSE_LOG_FORMAT", default_value = "text")]
+    pub log_format: String,
+    #[arg(long, env = "GATEHOUSE_ADMIN_ACCESS_KEY_ID", hide = true)]
+    pub admin_access_key_id: Option<String>,
+    #[arg(
+        long,
+        env = "GATEHOUSE_ADMIN_SECRET_ACCESS_KEY",
+        hide = true,
+        hide_env_values = true
+    )]
+    pub admin_secret_access_key: Option<String>,
+}
+
+pub fn init_logging(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("GATEHOUSE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+/// Opens the embedded store in the data dir.
+pub fn open_store(data_dir: &Path) -> anyhow::Result<SqliteStore> {
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating data dir {}", data_dir.display()))?;
+    SqliteStore::open(&data_dir.join("gatehouse.db")).context("opening the embedded store")
+}
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    init_logging(&args.log_format);
+    if let Some(url) = &args.database_url {
+        bail!("--database-url {url}: only the embedded SQLite store is available in this build (PostgreSQL is planned); leave it unset");
+    }
+    if args.redis_url.is_some() {
+        tracing::warn!(
+            "--redis-url is accepted but shared rate limits are not built yet; limits are per node"
+        );
+    }
+    if args.config.is_some() {
+        bail!("--config: declarative configuration files are not supported by this build yet");
+    }
+    let store = Arc::new(open_store(&args.data_dir)?);
+    let public_url = args
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", args.listen));
+    let messenger: Arc<dyn Messenger> = match &args.smtp_url {
+        Some(url) => Arc::new(Smtp::new(
+            url,
+            &args.smtp_from,
+            args.data_dir.join("outbox.jsonl"),
+        )?),
+        None => Arc::new(Outbox::new(args.data_dir.join("outbox.jsonl"))),
+    };
+    let cores = std::thread::available_parallelism().map_or(2, usize::from);
+    let directory = Arc::new(Directory::new(
+        store,
+        PasswordHasher::new(cores)?,
+        messenger,
+        Arc::new(SystemClock),
+        Arc::new(OsRandom),
+        DirectoryConfig {
+            public_url: public_url.clone(),
+            region: args.region.clone(),
+            account_id: "000000000000".into(),
+        },
+    ));
+    let admission = if args.dev {
+        tracing::warn!(
+            "DEV MODE: admin operations accept ANY signature. Never expose this server."
+        );
+        Admission::AcceptAny
+    } else {
+        let keys = crate::admin_keys::load(
+            &args.data_dir,
+            args.admin_access_key_id.clone(),
+            args.admin_secret_access_key.clone(),
+        )?;
+        Admission::Verify(Arc::new(keys))
+    };
+
+    let control = control_router(Arc::clone(&directory), admission);
+    let gateway = gateway_router();
+    let control_listener = TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("binding the control listener {}", args.listen))?;
+    let gateway_listener = TcpListener::bind(args.gateway_listen)
+        .await
+        .with_context(|| format!("binding the gateway listener {}", args.gateway_listen))?;
+    tracing::info!(
+        control = %control_listener.local_addr()?,
+        gateway = %gateway_listener.local_addr()?,
+        %public_url,
+        data_dir = %args.data_dir.display(),
+        "gatehouse listening"
+    );
+
+    let purge_dir = Arc::clone(&directory);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            if let Err(e) = purge_dir.purge_expired_sessions().await {
+                tracing::warn!(error = %e, "purging expired sessions failed");
+            }
+        }
+    });
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let wait = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let control_server =
+        axum::serve(control_listener, control).with_graceful_shutdown(wait(stop_rx.clone()));
+    let gateway_server =
+        axum::serve(gateway_listener, gateway).with_graceful_shutdown(wait(stop_rx));
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: draining requests");
+        let _ = stop_tx.send(true);
+    });
+    tokio::try_join!(control_server.into_future(), gateway_server.into_future())?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn control_router(directory: Arc<Directory>, admission: Admission) -> Router {
+    let cognito = gatehouse_cognito::router(Arc::new(CognitoApi {
+        directory: Arc::clone(&directory),
+        admission,
+    }));
+    Router::new()
+        .route("/health", get(health))
+        .merge(cognito)
+        .merge(gatehouse_oauth::router(directory))
+        .fallback(not_found)
+        .layer(middleware::from_fn(request_context))
+}
+
+fn gateway_router() -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .fallback(not_found)
+        .layer(middleware::from_fn(request_context))
+}
+
+async fn health() -> impl IntoResponse {
+    Json(json!({ "status": "ok" }))
+}
+
+async fn not_found() -> impl IntoResponse {
+    (
+        StatusCode::NOT_FOUND,
+        Json(json!({ "message": "Not Found" })),
+    )
+}
+
+/// One span per request carrying its id, which is also returned as `x-amzn-requestid`.
+async fn request_context(req: Request<Body>, next: Next) -> Response {
+    let id = uuid::Uuid::new_v4().to_string();
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id,
+        method = %req.method(),
+        path = %req.uri().path(),
+        op = tracing::field::Empty,
+    );
+    let started = std::time::Instant::now();
+    async move {
+        let mut resp = next.run(req).await;
+        if let Ok(v) = HeaderValue::from_str(&id) {
+            resp.headers_mut().insert("x-amzn-requestid", v);
+        }
+        tracing::debug!(
+            status = resp.status().as_u16(),
+            elapsed_us = started.elapsed().as_micros() as u64,
+            "request done"
+        );
+        resp
+    }
+    .instrument(span)
+    .await
+}
