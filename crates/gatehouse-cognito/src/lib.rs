@@ -1,7 +1,7 @@
 //! The Amazon Cognito Identity Provider wire adapter: AWS JSON 1.1 over `POST /` with
 //! `X-Amz-Target: AWSCognitoIdentityProviderService.<Op>`. Each operation parses its request,
 //! calls one domain function and renders the result; errors reach the wire in `error.rs`.
-#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::todo)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::todo))]
 
 mod error;
 mod ops;

@@ -4,6 +4,8 @@
 //! connection, since they take microseconds and a thread hop would cost more than the read.
 
 mod aggregates;
+#[cfg(test)]
+mod tests;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
