@@ -157,15 +157,11 @@ fn check_value(attr: &SchemaAttribute, name: &str, value: &str) -> Result<()> {
                 return Err(schema_error(name, "Number is out of the allowed range"));
             }
         }
-        "Boolean" => {
-            if value != "true" && value != "false" {
-                return Err(schema_error(name, "Boolean must be true or false"));
-            }
+        "Boolean" if value != "true" && value != "false" => {
+            return Err(schema_error(name, "Boolean must be true or false"));
         }
-        "DateTime" => {
-            if value.is_empty() {
-                return Err(schema_error(name, "DateTime must not be empty"));
-            }
+        "DateTime" if value.is_empty() => {
+            return Err(schema_error(name, "DateTime must not be empty"));
         }
         _ => {}
     }
@@ -205,7 +201,7 @@ pub fn valid_phone(v: &str) -> bool {
 pub fn missing_required(pool: &UserPool, attrs: &BTreeMap<String, String>) -> Option<String> {
     pool.schema
         .iter()
-        .filter(|a| a.required && !(a.name == "sub" && !a.custom))
+        .filter(|a| a.required && (a.custom || a.name != "sub"))
         .map(full_name)
         .find(|n| !attrs.contains_key(n))
 }

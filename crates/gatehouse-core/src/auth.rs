@@ -204,7 +204,7 @@ impl Directory {
         let missing: Vec<String> = pool
             .schema
             .iter()
-            .filter(|a| a.required && !(a.name == "sub" && !a.custom))
+            .filter(|a| a.required && (a.custom || a.name != "sub"))
             .map(attributes::full_name)
             .filter(|n| !user.attributes.contains_key(n))
             .map(|n| format!("userAttributes.{n}"))
@@ -340,7 +340,7 @@ impl Directory {
         user.attributes.extend(writes);
         if let Some(missing) = attributes::missing_required(pool, &user.attributes) {
             return Err(Error::invalid(format!(
-                "Attributes did not conform to the schema: {missing}: The attribute {missing} is required"
+                "Attributes did not conform to the schema: {missing}: The attribute is required"
             )));
         }
         user.password_hash = Some(self.hasher.hash(password, &*self.rng).await?);

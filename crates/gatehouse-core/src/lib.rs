@@ -1,6 +1,9 @@
 //! The Gatehouse domain: user pools, app clients, users, groups, attributes, auth flows,
 //! tokens and keys. It decides; the wire adapters above translate, the store below stores.
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::todo))]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::todo)
+)]
 
 pub mod attributes;
 pub mod auth;

@@ -70,9 +70,9 @@ pub fn check_username(username: &str) -> Result<()> {
             .chars()
             .any(|c| c.is_whitespace() || c.is_control())
     {
-        return Err(Error::invalid(format!(
-            "1 validation error detected: Value at 'username' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\p{{L}}\\p{{M}}\\p{{S}}\\p{{N}}\\p{{P}}]+ and have length between 1 and 128"
-        )));
+        return Err(Error::invalid(
+            "1 validation error detected: Value at 'username' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\p{L}\\p{M}\\p{S}\\p{N}\\p{P}]+ and have length between 1 and 128",
+        ));
     }
     Ok(())
 }
@@ -412,7 +412,7 @@ impl Directory {
         let (username, sub) = self.new_identity(&pool, username, &mut attrs)?;
         if let Some(missing) = attributes::missing_required(&pool, &attrs) {
             return Err(Error::invalid(format!(
-                "Attributes did not conform to the schema: {missing}: The attribute {missing} is required"
+                "Attributes did not conform to the schema: {missing}: The attribute is required"
             )));
         }
         check_policy(&pool.password_policy, password)?;
@@ -593,9 +593,20 @@ impl Directory {
         username: &str,
         secret_hash: Option<&str>,
     ) -> Result<Option<CodeDelivery>> {
-        let (_, pool, user) = self
-            .public_user(client_id, username, secret_hash, Self::missing_user_error)
-            .await?;
+        let client = self.client(client_id).await?;
+        let pool = self.pool(&client.pool_id).await?;
+        let user = self.find_user(&pool, username).await?;
+        let names: Vec<&str> = match &user {
+            Some(u) => vec![username, &u.username, &u.sub],
+            None => vec![username],
+        };
+        check_secret_hash(&client, &names, secret_hash)?;
+        let Some(user) = user else {
+            if client.prevent_user_existence_errors == "ENABLED" {
+                return Ok(Some(Self::simulated_delivery(username)));
+            }
+            return Err(Error::user_not_found());
+        };
         if user.status != UserStatus::Unconfirmed {
             return Err(Error::invalid("User is already confirmed."));
         }
@@ -635,6 +646,44 @@ impl Directory {
         let temp_expires =
             now + i64::from(pool.password_policy.temporary_password_validity_days.max(1)) * 86_400;
 
+        // Where the invitation goes, settled before anything is stored so that an undeliverable
+        // invitation does not leave a half-created user behind.
+        let invite_channels = |attrs: &BTreeMap<String, String>| -> Result<Vec<Channel>> {
+            if action == Some("SUPPRESS") {
+                return Ok(Vec::new());
+            }
+            let mut channels: Vec<Channel> = req
+                .desired_delivery_mediums
+                .iter()
+                .map(|m| match m.as_str() {
+                    "EMAIL" => Ok(Channel::Email),
+                    "SMS" => Ok(Channel::Sms),
+                    other => Err(Error::invalid(format!(
+                        "1 validation error detected: Value '[{other}]' at 'desiredDeliveryMediums' failed to satisfy constraint: Member must satisfy enum value set: [SMS, EMAIL]"
+                    ))),
+                })
+                .collect::<Result<_>>()?;
+            if channels.is_empty() {
+                channels.push(if attrs.contains_key("phone_number") {
+                    Channel::Sms
+                } else {
+                    Channel::Email
+                });
+            }
+            for ch in &channels {
+                let attribute = match ch {
+                    Channel::Email => "email",
+                    Channel::Sms => "phone_number",
+                };
+                if !attrs.contains_key(attribute) {
+                    return Err(Error::invalid(format!(
+                        "User has no {attribute} to deliver to."
+                    )));
+                }
+            }
+            Ok(channels)
+        };
+        let channels;
         let user = if action == Some("RESEND") {
             let mut user = self
                 .find_user(&pool, &req.username)
@@ -645,6 +694,7 @@ impl Directory {
                     "Resend not possible. User status is not FORCE_CHANGE_PASSWORD.".into(),
                 ));
             }
+            channels = invite_channels(&user.attributes)?;
             user.password_hash = Some(self.hasher.hash(&temp, &*self.rng).await?);
             user.temporary_password_expires = Some(temp_expires);
             user.modified = now;
@@ -656,14 +706,24 @@ impl Directory {
             let (username, sub) = self.new_identity(&pool, &req.username, &mut attrs)?;
             if let Some(missing) = attributes::missing_required(&pool, &attrs) {
                 return Err(Error::invalid(format!(
-                    "Attributes did not conform to the schema: {missing}: The attribute {missing} is required"
+                    "Attributes did not conform to the schema: {missing}: The attribute is required"
                 )));
             }
+            // AdminCreateUser words a taken username its own way.
+            let account_exists = |e: Error| match e {
+                Error::UsernameExists(m) if m == "User already exists" => {
+                    Error::UsernameExists("User account already exists".into())
+                }
+                other => other,
+            };
             if pool.username_attributes.is_empty() {
-                self.ensure_name_free(&pool, &username).await?;
+                self.ensure_name_free(&pool, &username)
+                    .await
+                    .map_err(account_exists)?;
             } else {
                 self.ensure_name_free(&pool, &req.username).await?;
             }
+            channels = invite_channels(&attrs)?;
             attrs.insert("sub".into(), sub.clone());
             let user = User {
                 pool_id: pool.id.clone(),
@@ -689,33 +749,15 @@ impl Directory {
                         .await?;
                 }
             }
-            self.insert_user(&pool, &user).await?;
+            self.insert_user(&pool, &user)
+                .await
+                .map_err(account_exists)?;
             user
         };
 
-        if action != Some("SUPPRESS") {
-            let mut channels: Vec<Channel> = req
-                .desired_delivery_mediums
-                .iter()
-                .map(|m| match m.as_str() {
-                    "EMAIL" => Ok(Channel::Email),
-                    "SMS" => Ok(Channel::Sms),
-                    other => Err(Error::invalid(format!(
-                        "1 validation error detected: Value '[{other}]' at 'desiredDeliveryMediums' failed to satisfy constraint: Member must satisfy enum value set: [SMS, EMAIL]"
-                    ))),
-                })
-                .collect::<Result<_>>()?;
-            if channels.is_empty() {
-                channels.push(if user.attributes.contains_key("phone_number") {
-                    Channel::Sms
-                } else {
-                    Channel::Email
-                });
-            }
-            for ch in channels {
-                self.deliver(&pool, &user, ch, MessageKind::TemporaryPassword, &temp)
-                    .await?;
-            }
+        for ch in channels {
+            self.deliver(&pool, &user, ch, MessageKind::TemporaryPassword, &temp)
+                .await?;
         }
         tracing::info!(pool_id = %pool.id, sub = %user.sub, "user created by admin");
         Ok(user)
@@ -949,7 +991,7 @@ impl Directory {
             })?;
             if attr.required || (!attr.custom && attr.name == "sub") {
                 return Err(Error::invalid(format!(
-                    "Attributes did not conform to the schema: {name}: The attribute {name} is required"
+                    "Attributes did not conform to the schema: {name}: The attribute is required"
                 )));
             }
             if !attr.mutable {
@@ -969,6 +1011,31 @@ impl Directory {
         Ok(())
     }
 
+    /// With PreventUserExistenceErrors ENABLED, an unknown user gets an answer as if a code
+    /// went out, so the response does not reveal whether the user exists.
+    fn simulated_delivery(username: &str) -> CodeDelivery {
+        let channel = if attributes::valid_phone(username) {
+            Channel::Sms
+        } else {
+            Channel::Email
+        };
+        let shown = if channel == Channel::Email && !attributes::valid_email(username) {
+            format!("{username}@example.com")
+        } else {
+            username.to_string()
+        };
+        CodeDelivery {
+            destination: mask_destination(channel, &shown),
+            medium: channel,
+            attribute: if channel == Channel::Email {
+                "email"
+            } else {
+                "phone_number"
+            }
+            .into(),
+        }
+    }
+
     pub async fn forgot_password(
         &self,
         client_id: &str,
@@ -985,27 +1052,7 @@ impl Directory {
         check_secret_hash(&client, &names, secret_hash)?;
         let Some(user) = user else {
             if client.prevent_user_existence_errors == "ENABLED" {
-                // Answer as if a code went out, so the response does not reveal the user.
-                let channel = if attributes::valid_phone(username) {
-                    Channel::Sms
-                } else {
-                    Channel::Email
-                };
-                let shown = if channel == Channel::Email && !attributes::valid_email(username) {
-                    format!("{username}@example.com")
-                } else {
-                    username.to_string()
-                };
-                return Ok(CodeDelivery {
-                    destination: mask_destination(channel, &shown),
-                    medium: channel,
-                    attribute: if channel == Channel::Email {
-                        "email"
-                    } else {
-                        "phone_number"
-                    }
-                    .into(),
-                });
+                return Ok(Self::simulated_delivery(username));
             }
             return Err(Error::user_not_found());
         };

@@ -1,6 +1,9 @@
 //! The per-pool OpenID Connect documents: discovery and the JSON Web Key Set, at
 //! `<issuer>/.well-known/…` where the issuer is `<public-url>/<poolId>`.
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::todo))]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::todo)
+)]
 
 use std::sync::Arc;
 
