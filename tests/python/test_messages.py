@@ -101,6 +101,24 @@ def test_message_templates(server, idp, public_idp):
     assert invite["body"] == f"Welcome di, your password is {invite['code']}"
 
 
+def test_legacy_verification_members_and_sms_templates(server, idp, public_idp):
+    """EmailVerificationMessage/Subject and SmsVerificationMessage apply when the
+    VerificationMessageTemplate leaves them out, as on AWS."""
+    pid, cid = new_pool(
+        idp, AutoVerifiedAttributes=["email"],
+        EmailVerificationMessage="Legacy code {####}", EmailVerificationSubject="Legacy subject",
+        SmsVerificationMessage="SMS code {####}",
+    )
+    public_idp.sign_up(ClientId=cid, Username="gil", Password=PASSWORD,
+                       UserAttributes=[{"Name": "email", "Value": "gil@example.com"}])
+    m = messages_for(server, pid, "gil")[-1]
+    assert m["subject"] == "Legacy subject" and m["body"] == f"Legacy code {m['code']}"
+    idp.admin_create_user(UserPoolId=pid, Username="hal", DesiredDeliveryMediums=["SMS"],
+                          UserAttributes=[{"Name": "phone_number", "Value": "+14155550142"}])
+    m = messages_for(server, pid, "hal")[-1]
+    assert m["body"] == f"Your username is hal and temporary password is {m['code']}."
+
+
 def test_sms_goes_to_the_outbox_masked(server, idp, public_idp):
     pid, cid = new_pool(idp, AutoVerifiedAttributes=["phone_number"])
     out = public_idp.sign_up(ClientId=cid, Username="ed", Password=PASSWORD,

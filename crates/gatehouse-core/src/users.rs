@@ -149,37 +149,57 @@ impl Directory {
         }
     }
 
+    /// Subject and body of a message, from the pool's templates or AWS's defaults. The legacy
+    /// top-level members (EmailVerificationMessage, SmsVerificationMessage, ...) apply when the
+    /// VerificationMessageTemplate does not say otherwise, as on AWS.
     fn message_text(
         pool: &UserPool,
         kind: MessageKind,
+        channel: Channel,
         username: &str,
         code: &str,
     ) -> (String, String) {
-        let tmpl = pool.settings.get("VerificationMessageTemplate");
-        let get = |k: &str| {
-            tmpl.and_then(|t| t.get(k))
+        let text = |v: Option<&serde_json::Value>, k: &str| {
+            v.and_then(|t| t.get(k))
                 .and_then(|v| v.as_str())
+                .filter(|s| !s.is_empty())
                 .map(str::to_string)
         };
-        let (subject, body) = match kind {
-            MessageKind::TemporaryPassword => {
+        let tmpl = pool.settings.get("VerificationMessageTemplate");
+        let legacy = |k: &str| {
+            pool.settings
+                .get(k)
+                .and_then(|v| v.as_str())
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+        };
+        let (subject, body) = match (kind, channel) {
+            (MessageKind::TemporaryPassword, _) => {
                 let invite = pool.admin_create_user.invite_message_template.as_ref();
-                let pick = |k: &str| {
-                    invite
-                        .and_then(|t| t.get(k))
-                        .and_then(|v| v.as_str())
-                        .map(str::to_string)
+                let default_body = "Your username is {username} and temporary password is {####}.";
+                let body = match channel {
+                    Channel::Email => text(invite, "EmailMessage"),
+                    Channel::Sms => text(invite, "SMSMessage"),
                 };
                 (
-                    pick("EmailSubject").unwrap_or_else(|| "Your temporary password".into()),
-                    pick("EmailMessage").unwrap_or_else(|| {
-                        "Your username is {username} and temporary password is {####}.".into()
-                    }),
+                    text(invite, "EmailSubject")
+                        .unwrap_or_else(|| "Your temporary password".into()),
+                    body.unwrap_or_else(|| default_body.into()),
                 )
             }
-            _ => (
-                get("EmailSubject").unwrap_or_else(|| "Your verification code".into()),
-                get("EmailMessage").unwrap_or_else(|| "Your verification code is {####}.".into()),
+            (_, Channel::Email) => (
+                text(tmpl, "EmailSubject")
+                    .or_else(|| legacy("EmailVerificationSubject"))
+                    .unwrap_or_else(|| "Your verification code".into()),
+                text(tmpl, "EmailMessage")
+                    .or_else(|| legacy("EmailVerificationMessage"))
+                    .unwrap_or_else(|| "Your verification code is {####}.".into()),
+            ),
+            (_, Channel::Sms) => (
+                String::new(),
+                text(tmpl, "SmsMessage")
+                    .or_else(|| legacy("SmsVerificationMessage"))
+                    .unwrap_or_else(|| "Your verification code is {####}.".into()),
             ),
         };
         (
@@ -206,7 +226,7 @@ impl Directory {
             .get(attribute)
             .cloned()
             .ok_or_else(|| Error::invalid(format!("User has no {attribute} to deliver to.")))?;
-        let (subject, body) = Self::message_text(pool, kind, &user.username, code);
+        let (subject, body) = Self::message_text(pool, kind, channel, &user.username, code);
         let message = Message {
             time: time::OffsetDateTime::from_unix_timestamp(self.now())
                 .ok()
