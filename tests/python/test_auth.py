@@ -394,13 +394,16 @@ def test_temporary_password_expiry_and_session_validity(server, idp, public_idp)
     assert password_auth(public_idp, cid, "rae", "Temp-Pass2!")["ChallengeName"] == "NEW_PASSWORD_REQUIRED"
 
 
-def test_usernames_are_case_insensitive_unless_configured(idp, public_idp, pool):
-    make_user(idp, pool["id"], "Sue")
-    assert password_auth(public_idp, pool["client_id"], "sUE")["AuthenticationResult"]
-    assert idp.admin_get_user(UserPoolId=pool["id"], Username="SUE")["Username"] == "Sue"
-    pid, client = new_pool(idp, UsernameConfiguration={"CaseSensitive": True})
-    make_user(idp, pid, "Tom")
-    make_user(idp, pid, "tom", password="Other-Pass1!")
-    assert password_auth(public_idp, client["ClientId"], "Tom")["AuthenticationResult"]
-    assert password_auth(public_idp, client["ClientId"], "tom", "Other-Pass1!")["AuthenticationResult"]
-    assert error_of(password_auth, public_idp, client["ClientId"], "TOM")[0] in ("NotAuthorizedException", "UserNotFoundException")
+def test_usernames_are_case_sensitive_unless_configured(idp, public_idp, pool):
+    # AWS: without UsernameConfiguration, a pool is case sensitive.
+    make_user(idp, pool["id"], "Tom")
+    make_user(idp, pool["id"], "tom", password="Other-Pass1!")
+    assert password_auth(public_idp, pool["client_id"], "Tom")["AuthenticationResult"]
+    assert password_auth(public_idp, pool["client_id"], "tom", "Other-Pass1!")["AuthenticationResult"]
+    assert idp.describe_user_pool(UserPoolId=pool["id"])["UserPool"]["UsernameConfiguration"] == {"CaseSensitive": True}
+    pid, client = new_pool(idp, UsernameConfiguration={"CaseSensitive": False})
+    make_user(idp, pid, "Sue")
+    assert password_auth(public_idp, client["ClientId"], "sUE")["AuthenticationResult"]
+    assert idp.admin_get_user(UserPoolId=pid, Username="SUE")["Username"] == "Sue"
+    assert error_of(idp.admin_create_user, UserPoolId=pid, Username="SUE", MessageAction="SUPPRESS")[0] == "UsernameExistsException"
+    assert error_of(password_auth, public_idp, pool["client_id"], "TOM")[0] in ("NotAuthorizedException", "UserNotFoundException")

@@ -12,6 +12,8 @@ pub enum WireError {
     Domain(Error),
     Serialization(String),
     UnknownOperation(String),
+    /// No `X-Amz-Target: AWSCognitoIdentityProviderService.<Operation>` header.
+    MissingTarget,
     Signature(SigV4Error),
     TooLarge,
 }
@@ -27,7 +29,22 @@ impl WireError {
         let bad = StatusCode::BAD_REQUEST;
         match self {
             WireError::Serialization(m) => (bad, "SerializationException", m.clone()),
-            WireError::UnknownOperation(_) => (bad, "UnknownOperationException", String::new()),
+            WireError::UnknownOperation(op) => (
+                bad,
+                "UnknownOperationException",
+                format!(
+                    "Unknown operation {}: this server does not support it.",
+                    clip(op)
+                ),
+            ),
+            WireError::MissingTarget => (
+                bad,
+                "UnknownOperationException",
+                format!(
+                    "Missing or malformed X-Amz-Target header: expected {}<Operation>.",
+                    crate::TARGET_PREFIX
+                ),
+            ),
             WireError::TooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "SerializationException",
@@ -63,6 +80,7 @@ impl WireError {
                         "InvalidUserPoolConfigurationException"
                     }
                     Error::UnsupportedOperation(_) => "UnsupportedOperationException",
+                    Error::UnsupportedUserState(_) => "UnsupportedUserStateException",
                     Error::CodeDeliveryFailure(_) => "CodeDeliveryFailureException",
                     Error::Internal(_) => "InternalErrorException",
                     Error::Unavailable(_) => "InternalErrorException",
@@ -89,6 +107,15 @@ impl WireError {
             }
         }
     }
+}
+
+/// Client-supplied text echoed in a message, cut short.
+fn clip(v: &str) -> String {
+    let mut s: String = v.chars().take(128).collect();
+    if v.chars().count() > 128 {
+        s.push_str("...");
+    }
+    s
 }
 
 impl IntoResponse for WireError {

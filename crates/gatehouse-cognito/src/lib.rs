@@ -1,7 +1,10 @@
 //! The Amazon Cognito Identity Provider wire adapter: AWS JSON 1.1 over `POST /` with
 //! `X-Amz-Target: AWSCognitoIdentityProviderService.<Op>`. Each operation parses its request,
 //! calls one domain function and renders the result; errors reach the wire in `error.rs`.
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::todo))]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::todo)
+)]
 
 mod error;
 mod ops;
@@ -26,7 +29,7 @@ pub use error::WireError;
 /// Requests larger than this are refused before parsing (Cognito's largest requests are a few KiB).
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
-const TARGET_PREFIX: &str = "AWSCognitoIdentityProviderService.";
+pub(crate) const TARGET_PREFIX: &str = "AWSCognitoIdentityProviderService.";
 
 /// How signed operations are authenticated.
 pub enum Admission {
@@ -87,8 +90,12 @@ async fn handle(State(api): State<Arc<CognitoApi>>, req: Request<Body>) -> Respo
             .get("x-amz-target")
             .and_then(|v| v.to_str().ok())
             .and_then(|t| t.strip_prefix(TARGET_PREFIX))
+            .filter(|op| !op.is_empty())
             .map(str::to_string)
-            .ok_or_else(|| WireError::UnknownOperation(String::new()))?;
+            .ok_or(WireError::MissingTarget)?;
+        if !ops::is_known(&op) {
+            return Err(WireError::UnknownOperation(op));
+        }
         tracing::Span::current().record("op", op.as_str());
         let body = read_body(body).await?;
         if !is_public(&op) {

@@ -21,9 +21,28 @@ fn shown(v: &str) -> String {
     s
 }
 
-/// Deserializes an operation's input; a wrong type is a SerializationException.
+/// Deserializes an operation's input; a wrong type is a SerializationException naming the
+/// member that has it.
 pub fn parse<T: DeserializeOwned>(input: Value) -> Result<T, WireError> {
-    serde_json::from_value(input).map_err(|e| WireError::Serialization(e.to_string()))
+    serde_json::from_value::<T>(input.clone()).map_err(|e| {
+        WireError::Serialization(match culprit::<T>(&input) {
+            Some(member) => format!("Unexpected value type at '{}': {e}", shown(&member)),
+            None => e.to_string(),
+        })
+    })
+}
+
+/// The top-level member whose value alone fails to deserialize. Every input member is
+/// optional, so an object holding just that one member fails only if its value is wrong.
+/// Runs only on the error path.
+fn culprit<T: DeserializeOwned>(input: &Value) -> Option<String> {
+    input.as_object()?.iter().find_map(|(k, v)| {
+        let mut one = serde_json::Map::new();
+        one.insert(k.clone(), v.clone());
+        serde_json::from_value::<T>(Value::Object(one))
+            .is_err()
+            .then(|| k.clone())
+    })
 }
 
 pub fn required<'a, T>(v: &'a Option<T>, field: &str) -> Result<&'a T, WireError> {
@@ -130,6 +149,19 @@ pub fn display_name(field: &str, v: &Option<String>) -> Result<String, WireError
     length(field, v, 1, 128)?;
     matches(field, v, regex!(r"^[\w\s+=,.@-]+$"), r"[\w\s+=,.@-]+")?;
     Ok(v.clone())
+}
+
+/// An IAM ARN, as AWS's `ArnType` pattern has it.
+pub fn arn(field: &str, v: &str) -> Result<(), WireError> {
+    length(field, v, 20, 2048)?;
+    matches(
+        field,
+        v,
+        regex!(
+            r"^arn:[\w+=/,.@-]+:[\w+=/,.@-]+:([\w+=/,.@-]*)?:[0-9]+:[\w+=/,.@-]+(:[\w+=/,.@-]+)?(:[\w+=/,.@-]+)?$"
+        ),
+        r"arn:[\w+=/,.@-]+:[\w+=/,.@-]+:([\w+=/,.@-]*)?:[0-9]+:[\w+=/,.@-]+(:[\w+=/,.@-]+)?(:[\w+=/,.@-]+)?",
+    )
 }
 
 pub fn password(field: &str, v: &Option<String>) -> Result<String, WireError> {

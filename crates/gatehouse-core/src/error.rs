@@ -37,6 +37,9 @@ pub enum Error {
     InvalidUserPoolConfiguration(String),
     #[error("{0}")]
     UnsupportedOperation(String),
+    /// The user is in a state the operation does not apply to.
+    #[error("{0}")]
+    UnsupportedUserState(String),
     #[error("{0}")]
     CodeDeliveryFailure(String),
     /// Our fault: the message is for the log, the client gets a generic one.

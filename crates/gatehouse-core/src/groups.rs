@@ -136,7 +136,12 @@ impl Directory {
     ) -> Result<(Vec<Group>, Option<String>)> {
         let (_, user) = self.admin_user(pool_id, username).await?;
         let all = self.store.groups_for_user(pool_id, &user.sub).await?;
-        let start = token.and_then(|t| t.parse::<usize>().ok()).unwrap_or(0);
+        let start = match token {
+            None => 0,
+            Some(t) => t
+                .parse::<usize>()
+                .map_err(|_| Error::invalid("Invalid nextToken."))?,
+        };
         let page: Vec<Group> = all.iter().skip(start).take(limit).cloned().collect();
         let next = (start + page.len() < all.len()).then(|| (start + page.len()).to_string());
         Ok((page, next))

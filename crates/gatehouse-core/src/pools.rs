@@ -112,9 +112,36 @@ fn custom_attribute(a: &SchemaAttribute) -> Result<SchemaAttribute> {
     out.custom = true;
     if out.data_type == "String" {
         out.min_length = Some(out.min_length.unwrap_or(0));
-        out.max_length = Some(out.max_length.unwrap_or(2048).min(2048));
+        out.max_length = Some(out.max_length.unwrap_or(2048));
     }
+    check_constraints(&out)?;
     Ok(out)
+}
+
+/// Constraints that contradict themselves or exceed AWS's bounds are refused, not clamped.
+fn check_constraints(a: &SchemaAttribute) -> Result<()> {
+    if a.max_length.is_some_and(|m| m > 2048) {
+        return Err(Error::invalid(
+            "String attributes cannot have a length of more than 2048",
+        ));
+    }
+    if let (Some(lo), Some(hi)) = (a.min_length, a.max_length) {
+        if lo > hi {
+            return Err(Error::invalid(format!(
+                "Invalid StringAttributeConstraints for attribute {}: MinLength {lo} is greater than MaxLength {hi}.",
+                full_name(a)
+            )));
+        }
+    }
+    if let (Some(lo), Some(hi)) = (a.min_value, a.max_value) {
+        if lo > hi {
+            return Err(Error::invalid(format!(
+                "Invalid NumberAttributeConstraints for attribute {}: MinValue {lo} is greater than MaxValue {hi}.",
+                full_name(a)
+            )));
+        }
+    }
+    Ok(())
 }
 
 impl Directory {
@@ -147,6 +174,12 @@ impl Directory {
                 if std.name == "sub" {
                     continue;
                 }
+                if a.data_type != std.data_type || a.developer_only {
+                    return Err(Error::invalid(format!(
+                        "You can not change AttributeDataType or set developerOnlyAttribute for standard schema attribute {}",
+                        std.name
+                    )));
+                }
                 std.required = a.required;
                 std.mutable = a.mutable;
                 if a.max_length.is_some() {
@@ -155,6 +188,7 @@ impl Directory {
                 if a.min_length.is_some() {
                     std.min_length = a.min_length;
                 }
+                check_constraints(std)?;
                 continue;
             }
             let custom = custom_attribute(a)?;
@@ -187,7 +221,8 @@ impl Directory {
             mfa_configuration: mfa,
             admin_create_user: req.admin_create_user.unwrap_or_default(),
             deletion_protection: req.deletion_protection,
-            username_case_sensitive: req.username_case_sensitive.unwrap_or(false),
+            // AWS: without UsernameConfiguration a pool is case sensitive.
+            username_case_sensitive: req.username_case_sensitive.unwrap_or(true),
             attributes_require_verification_before_update: req
                 .attributes_require_verification_before_update,
             settings: req.settings,

@@ -710,7 +710,7 @@ impl Directory {
                 .await?
                 .ok_or_else(Error::user_not_found)?;
             if user.status != UserStatus::ForceChangePassword {
-                return Err(Error::UnsupportedOperation(
+                return Err(Error::UnsupportedUserState(
                     "Resend not possible. User status is not FORCE_CHANGE_PASSWORD.".into(),
                 ));
             }

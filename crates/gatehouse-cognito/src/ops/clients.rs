@@ -54,7 +54,48 @@ struct ClientIn {
     auth_session_validity: Option<i64>,
 }
 
+/// The types of the members kept as given, so a wrong type is refused like any other.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+#[allow(dead_code)] // deserialized only to check the types
+struct PassthroughTypes {
+    supported_identity_providers: Option<Vec<String>>,
+    #[serde(rename = "CallbackURLs")]
+    callback_urls: Option<Vec<String>>,
+    #[serde(rename = "LogoutURLs")]
+    logout_urls: Option<Vec<String>>,
+    #[serde(rename = "DefaultRedirectURI")]
+    default_redirect_uri: Option<String>,
+    allowed_o_auth_flows: Option<Vec<String>>,
+    allowed_o_auth_scopes: Option<Vec<String>>,
+    allowed_o_auth_flows_user_pool_client: Option<bool>,
+    analytics_configuration: Option<BTreeMap<String, Value>>,
+    enable_propagate_additional_user_context_data: Option<bool>,
+    refresh_token_rotation: Option<BTreeMap<String, Value>>,
+}
+
+fn check_passthrough(input: &Value) -> Result<(), WireError> {
+    let t: PassthroughTypes = parse(input.clone())?;
+    for f in t.allowed_o_auth_flows.iter().flatten() {
+        if !matches!(f.as_str(), "code" | "implicit" | "client_credentials") {
+            return Err(WireError::Domain(gatehouse_core::Error::invalid(format!(
+                "1 validation error detected: Value '[{f}]' at 'allowedOAuthFlows' failed to satisfy constraint: Member must satisfy constraint: [Member must satisfy enum value set: [implicit, client_credentials, code]]"
+            ))));
+        }
+    }
+    for (field, urls) in [
+        ("callbackURLs", &t.callback_urls),
+        ("logoutURLs", &t.logout_urls),
+    ] {
+        for u in urls.iter().flatten() {
+            validate::length(&format!("{field}.member"), u, 1, 1024)?;
+        }
+    }
+    Ok(())
+}
+
 fn settings(r: &ClientIn, input: &Value, name: String) -> Result<ClientSettings, WireError> {
+    check_passthrough(input)?;
     let nonneg = |field: &str, v: Option<i64>| -> Result<Option<u64>, WireError> {
         match v {
             Some(n) => {

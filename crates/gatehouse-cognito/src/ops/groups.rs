@@ -28,7 +28,7 @@ fn settings(r: &GroupIn) -> Result<GroupSettings, WireError> {
         validate::length("description", d, 0, 2048)?;
     }
     if let Some(a) = &r.role_arn {
-        validate::length("roleArn", a, 20, 2048)?;
+        validate::arn("roleArn", a)?;
     }
     if let Some(p) = r.precedence {
         validate::range("precedence", p, 0, i64::from(i32::MAX))?;

@@ -12,6 +12,62 @@ use serde_json::Value;
 
 use crate::WireError;
 
+/// Every operation `dispatch` serves; anything else is an UnknownOperationException, answered
+/// before the signature check so a typo is reported as what it is.
+pub const OPERATIONS: &[&str] = &[
+    "CreateUserPool",
+    "DescribeUserPool",
+    "UpdateUserPool",
+    "DeleteUserPool",
+    "ListUserPools",
+    "AddCustomAttributes",
+    "CreateUserPoolClient",
+    "DescribeUserPoolClient",
+    "UpdateUserPoolClient",
+    "DeleteUserPoolClient",
+    "ListUserPoolClients",
+    "SignUp",
+    "ConfirmSignUp",
+    "ResendConfirmationCode",
+    "AdminCreateUser",
+    "AdminGetUser",
+    "AdminDeleteUser",
+    "AdminEnableUser",
+    "AdminDisableUser",
+    "AdminConfirmSignUp",
+    "AdminSetUserPassword",
+    "AdminResetUserPassword",
+    "AdminUpdateUserAttributes",
+    "AdminDeleteUserAttributes",
+    "ForgotPassword",
+    "ConfirmForgotPassword",
+    "ChangePassword",
+    "GetUser",
+    "DeleteUser",
+    "UpdateUserAttributes",
+    "DeleteUserAttributes",
+    "GetUserAttributeVerificationCode",
+    "VerifyUserAttribute",
+    "ListUsers",
+    "CreateGroup",
+    "GetGroup",
+    "UpdateGroup",
+    "DeleteGroup",
+    "ListGroups",
+    "AdminAddUserToGroup",
+    "AdminRemoveUserFromGroup",
+    "AdminListGroupsForUser",
+    "ListUsersInGroup",
+    "InitiateAuth",
+    "AdminInitiateAuth",
+    "RespondToAuthChallenge",
+    "AdminRespondToAuthChallenge",
+];
+
+pub fn is_known(op: &str) -> bool {
+    OPERATIONS.contains(&op)
+}
+
 pub async fn dispatch(dir: &Directory, op: &str, input: Value) -> Result<Value, WireError> {
     match op {
         "CreateUserPool" => pools::create(dir, input).await,
@@ -96,4 +152,24 @@ pub fn attribute_pairs(
 
 pub fn empty() -> Value {
     Value::Object(Default::default())
+}
+
+#[cfg(test)]
+mod tests {
+    /// `OPERATIONS` and the match in `dispatch` list the same names.
+    #[test]
+    fn operation_list_matches_dispatch() {
+        let src = include_str!("mod.rs");
+        let body = src
+            .split("pub async fn dispatch(")
+            .nth(1)
+            .and_then(|s| s.split("other => Err").next())
+            .unwrap_or_default();
+        let arms: Vec<&str> = body
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix('"'))
+            .filter_map(|l| l.split('"').next())
+            .collect();
+        assert_eq!(arms, super::OPERATIONS);
+    }
 }

@@ -31,6 +31,38 @@ const PASSTHROUGH: &[&str] = &[
     "UserPoolTier",
 ];
 
+/// The types of the members kept as given, so a wrong type is refused like any other.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+#[allow(dead_code)] // deserialized only to check the types
+struct PassthroughTypes {
+    lambda_config: Option<BTreeMap<String, Value>>,
+    sms_verification_message: Option<String>,
+    email_verification_message: Option<String>,
+    email_verification_subject: Option<String>,
+    verification_message_template: Option<BTreeMap<String, Value>>,
+    sms_authentication_message: Option<String>,
+    device_configuration: Option<BTreeMap<String, Value>>,
+    email_configuration: Option<BTreeMap<String, Value>>,
+    sms_configuration: Option<BTreeMap<String, Value>>,
+    user_pool_tags: Option<BTreeMap<String, String>>,
+    user_pool_add_ons: Option<BTreeMap<String, Value>>,
+    account_recovery_setting: Option<BTreeMap<String, Value>>,
+    user_pool_tier: Option<String>,
+}
+
+fn passthrough_checked(input: &Value) -> Result<BTreeMap<String, Value>, WireError> {
+    let t: PassthroughTypes = parse(input.clone())?;
+    if let Some(tier) = &t.user_pool_tier {
+        if !matches!(tier.as_str(), "LITE" | "ESSENTIALS" | "PLUS") {
+            return Err(WireError::Domain(gatehouse_core::Error::invalid(format!(
+                "1 validation error detected: Value '{tier}' at 'userPoolTier' failed to satisfy constraint: Member must satisfy enum value set: [LITE, ESSENTIALS, PLUS]"
+            ))));
+        }
+    }
+    Ok(passthrough(input))
+}
+
 fn passthrough(input: &Value) -> BTreeMap<String, Value> {
     PASSTHROUGH
         .iter()
@@ -132,7 +164,13 @@ fn schema(input: Option<Vec<SchemaIn>>) -> Result<Vec<SchemaAttribute>, WireErro
         let name = validate::required(&s.name, "schema.member.name")?;
         validate::length("schema.member.name", name, 1, 20 + "custom:".len())?;
         let bare = name.strip_prefix("custom:").unwrap_or(name).to_string();
-        let data_type = s.attribute_data_type.unwrap_or_else(|| "String".into());
+        // Left out, a standard attribute keeps its own type; a custom one is a String.
+        let data_type = s.attribute_data_type.unwrap_or_else(|| {
+            gatehouse_core::attributes::standard_schema()
+                .into_iter()
+                .find(|a| !name.starts_with("custom:") && a.name == bare)
+                .map_or_else(|| "String".into(), |a| a.data_type)
+        });
         let (min_length, max_length) = match s.string_attribute_constraints {
             Some(c) => (
                 number("StringAttributeConstraints.MinLength", c.min_length)?,
@@ -226,7 +264,7 @@ struct CreateIn {
 }
 
 pub async fn create(dir: &Directory, input: Value) -> Result<Value, WireError> {
-    let settings = passthrough(&input);
+    let settings = passthrough_checked(&input)?;
     let r: CreateIn = parse(input)?;
     let name = validate::display_name("poolName", &r.pool_name)?;
     let pool = dir
@@ -279,7 +317,7 @@ struct UpdateIn {
 }
 
 pub async fn update(dir: &Directory, input: Value) -> Result<Value, WireError> {
-    let settings = passthrough(&input);
+    let settings = passthrough_checked(&input)?;
     let r: UpdateIn = parse(input)?;
     let pool_id = validate::pool_id(&r.user_pool_id)?;
     let name = match &r.pool_name {
