@@ -540,3 +540,18 @@ def test_fuzzed_members_never_500(fresh_server):
                 error(r)
     assert_healthy(s)
     assert s.proc.poll() is None
+
+
+def test_metrics_count_requests_by_operation_and_status(server, idp):
+    import re as _re
+    _requests = requests
+    idp.create_user_pool(PoolName="metrics-probe")
+    with pytest.raises(botocore.exceptions.ClientError):
+        idp.describe_user_pool(UserPoolId="us-east-1_NoSuchPoo")
+    text = _requests.get(server.url + "/metrics").text
+    ok = _re.search(r'gatehouse_requests_total\{listener="control",operation="CreateUserPool",status="200"\} (\d+)', text)
+    bad = _re.search(r'gatehouse_requests_total\{listener="control",operation="DescribeUserPool",status="400"\} (\d+)', text)
+    assert ok and int(ok.group(1)) >= 1, text
+    assert bad and int(bad.group(1)) >= 1, text
+    _requests.get(server.gateway_url + "/health")
+    assert 'listener="gateway",operation="health",status="200"' in _requests.get(server.url + "/metrics").text

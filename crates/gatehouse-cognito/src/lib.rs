@@ -82,8 +82,19 @@ fn is_public(op: &str) -> bool {
     )
 }
 
+/// The operation a response answered, for metrics and access logs.
+#[derive(Debug, Clone)]
+pub struct OperationName(pub String);
+
 async fn handle(State(api): State<Arc<CognitoApi>>, req: Request<Body>) -> Response {
     let (parts, body) = req.into_parts();
+    let op_name = parts
+        .headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|t| t.strip_prefix(TARGET_PREFIX))
+        .filter(|op| ops::is_known(op))
+        .map(|op| OperationName(op.to_string()));
     let result = async {
         let op = parts
             .headers
@@ -116,7 +127,7 @@ async fn handle(State(api): State<Arc<CognitoApi>>, req: Request<Body>) -> Respo
         ops::dispatch(&api.directory, &op, input).await
     }
     .await;
-    match result {
+    let mut resp = match result {
         Ok(v) => {
             let mut resp = (StatusCode::OK, v.to_string()).into_response();
             resp.headers_mut().insert(
@@ -126,7 +137,11 @@ async fn handle(State(api): State<Arc<CognitoApi>>, req: Request<Body>) -> Respo
             resp
         }
         Err(e) => e.into_response(),
+    };
+    if let Some(op) = op_name {
+        resp.extensions_mut().insert(op);
     }
+    resp
 }
 
 async fn read_body(body: Body) -> Result<bytes::Bytes, WireError> {

@@ -3,6 +3,7 @@
 
 mod admin_keys;
 mod import;
+mod metrics;
 mod serve;
 
 use std::path::PathBuf;

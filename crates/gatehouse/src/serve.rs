@@ -8,13 +8,14 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use axum::body::Body;
+use axum::extract::State;
 use axum::http::{HeaderValue, Request, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use clap::Args;
-use gatehouse_cognito::{Admission, CognitoApi};
+use gatehouse_cognito::{Admission, CognitoApi, OperationName};
 use gatehouse_core::env::{OsRandom, SystemClock};
 use gatehouse_core::messages::{Messenger, Outbox, Smtp};
 use gatehouse_core::password::PasswordHasher;
@@ -23,6 +24,8 @@ use gatehouse_store::sqlite::SqliteStore;
 use serde_json::json;
 use tokio::net::TcpListener;
 use tracing::Instrument;
+
+use crate::metrics::Metrics;
 
 #[derive(Args, Debug)]
 pub struct ServeArgs {
@@ -154,8 +157,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         Admission::Verify(Arc::new(keys))
     };
 
-    let control = control_router(Arc::clone(&directory), admission);
-    let gateway = gateway_router();
+    let metrics = Arc::new(Metrics::default());
+    let control = control_router(Arc::clone(&directory), admission, Arc::clone(&metrics));
+    let gateway = gateway_router(metrics);
     let control_listener = TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("binding the control listener {}", args.listen))?;
@@ -221,24 +225,36 @@ async fn shutdown_signal() {
     }
 }
 
-fn control_router(directory: Arc<Directory>, admission: Admission) -> Router {
+fn control_router(
+    directory: Arc<Directory>,
+    admission: Admission,
+    metrics: Arc<Metrics>,
+) -> Router {
     let cognito = gatehouse_cognito::router(Arc::new(CognitoApi {
         directory: Arc::clone(&directory),
         admission,
     }));
+    let m = Arc::clone(&metrics);
     Router::new()
         .route("/health", get(health))
+        .route("/metrics", get(move || async move { m.render() }))
         .merge(cognito)
         .merge(gatehouse_oauth::router(directory))
         .fallback(not_found)
-        .layer(middleware::from_fn(request_context))
+        .layer(middleware::from_fn_with_state(
+            (metrics, "control"),
+            request_context,
+        ))
 }
 
-fn gateway_router() -> Router {
+fn gateway_router(metrics: Arc<Metrics>) -> Router {
     Router::new()
         .route("/health", get(health))
         .fallback(not_found)
-        .layer(middleware::from_fn(request_context))
+        .layer(middleware::from_fn_with_state(
+            (metrics, "gateway"),
+            request_context,
+        ))
 }
 
 async fn health() -> impl IntoResponse {
@@ -253,7 +269,17 @@ async fn not_found() -> impl IntoResponse {
 }
 
 /// One span per request carrying its id, which is also returned as `x-amzn-requestid`.
-async fn request_context(req: Request<Body>, next: Next) -> Response {
+async fn request_context(
+    State((metrics, listener)): State<(Arc<Metrics>, &'static str)>,
+    req: Request<Body>,
+    next: Next,
+) -> Response {
+    let path_class = match req.uri().path() {
+        "/health" => "health",
+        "/metrics" => "metrics",
+        p if p.contains("/.well-known/") => "oidc",
+        _ => "other",
+    };
     let id = uuid::Uuid::new_v4().to_string();
     let span = tracing::info_span!(
         "request",
@@ -268,11 +294,13 @@ async fn request_context(req: Request<Body>, next: Next) -> Response {
         if let Ok(v) = HeaderValue::from_str(&id) {
             resp.headers_mut().insert("x-amzn-requestid", v);
         }
-        tracing::debug!(
-            status = resp.status().as_u16(),
-            elapsed_us = started.elapsed().as_micros() as u64,
-            "request done"
-        );
+        let elapsed_us = started.elapsed().as_micros() as u64;
+        let op = resp
+            .extensions()
+            .get::<OperationName>()
+            .map_or(path_class, |o| o.0.as_str());
+        metrics.record(listener, op, resp.status().as_u16(), elapsed_us);
+        tracing::debug!(status = resp.status().as_u16(), elapsed_us, "request done");
         resp
     }
     .instrument(span)
