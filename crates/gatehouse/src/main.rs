@@ -2,6 +2,7 @@
 //! tools over the same store.
 
 mod admin_keys;
+mod http_server;
 mod import;
 mod metrics;
 mod serve;

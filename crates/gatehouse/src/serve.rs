@@ -1,6 +1,5 @@
 //! `gatehouse serve`: wires the store, the domain and the adapters onto the two listeners.
 
-use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -186,19 +185,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     });
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let wait = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-        let _ = rx.wait_for(|s| *s).await;
-    };
-    let control_server =
-        axum::serve(control_listener, control).with_graceful_shutdown(wait(stop_rx.clone()));
-    let gateway_server =
-        axum::serve(gateway_listener, gateway).with_graceful_shutdown(wait(stop_rx));
     tokio::spawn(async move {
         shutdown_signal().await;
         tracing::info!("shutting down: draining requests");
         let _ = stop_tx.send(true);
     });
-    tokio::try_join!(control_server.into_future(), gateway_server.into_future())?;
+    tokio::join!(
+        crate::http_server::serve(control_listener, control, stop_rx.clone()),
+        crate::http_server::serve(gateway_listener, gateway, stop_rx),
+    );
     tracing::info!("stopped");
     Ok(())
 }
