@@ -499,13 +499,14 @@ impl Directory {
 
     /// A user-facing call that names a user: resolves client and user, honouring
     /// PreventUserExistenceErrors with `missing` as the error for an unknown user.
-    async fn public_user(
+    /// A user-facing call that names a user: resolves its client, pool and (maybe) user, and
+    /// checks SECRET_HASH against the name typed, the username and the sub.
+    async fn lookup_public(
         &self,
         client_id: &str,
         username: &str,
         secret_hash: Option<&str>,
-        missing: impl FnOnce(&AppClient) -> Error,
-    ) -> Result<(AppClient, UserPool, User)> {
+    ) -> Result<(AppClient, UserPool, Option<User>)> {
         let client = self.client(client_id).await?;
         let pool = self.pool(&client.pool_id).await?;
         let user = self.find_user(&pool, username).await?;
@@ -514,9 +515,21 @@ impl Directory {
             None => vec![username],
         };
         check_secret_hash(&client, &names, secret_hash)?;
-        match user {
-            Some(u) => Ok((client, pool, u)),
-            None => Err(missing(&client)),
+        Ok((client, pool, user))
+    }
+
+    /// As `lookup_public`, with `missing` as the error for an unknown user (the caller honours
+    /// PreventUserExistenceErrors through it).
+    async fn public_user(
+        &self,
+        client_id: &str,
+        username: &str,
+        secret_hash: Option<&str>,
+        missing: impl FnOnce(&AppClient) -> Error,
+    ) -> Result<(AppClient, UserPool, User)> {
+        match self.lookup_public(client_id, username, secret_hash).await? {
+            (client, pool, Some(u)) => Ok((client, pool, u)),
+            (client, _, None) => Err(missing(&client)),
         }
     }
 
@@ -613,14 +626,7 @@ impl Directory {
         username: &str,
         secret_hash: Option<&str>,
     ) -> Result<Option<CodeDelivery>> {
-        let client = self.client(client_id).await?;
-        let pool = self.pool(&client.pool_id).await?;
-        let user = self.find_user(&pool, username).await?;
-        let names: Vec<&str> = match &user {
-            Some(u) => vec![username, &u.username, &u.sub],
-            None => vec![username],
-        };
-        check_secret_hash(&client, &names, secret_hash)?;
+        let (client, pool, user) = self.lookup_public(client_id, username, secret_hash).await?;
         let Some(user) = user else {
             if client.prevent_user_existence_errors == "ENABLED" {
                 return Ok(Some(Self::simulated_delivery(username)));
@@ -1062,14 +1068,7 @@ impl Directory {
         username: &str,
         secret_hash: Option<&str>,
     ) -> Result<CodeDelivery> {
-        let client = self.client(client_id).await?;
-        let pool = self.pool(&client.pool_id).await?;
-        let user = self.find_user(&pool, username).await?;
-        let names: Vec<&str> = match &user {
-            Some(u) => vec![username, &u.username, &u.sub],
-            None => vec![username],
-        };
-        check_secret_hash(&client, &names, secret_hash)?;
+        let (client, pool, user) = self.lookup_public(client_id, username, secret_hash).await?;
         let Some(user) = user else {
             if client.prevent_user_existence_errors == "ENABLED" {
                 return Ok(Self::simulated_delivery(username));
