@@ -231,6 +231,20 @@ impl ClientStore for SqliteStore {
     }
 }
 
+// Filtered listings start from the attribute index and only then fetch and sort the matching
+// users: `CROSS JOIN` fixes that join order, which SQLite's planner would otherwise invert to
+// walk every user in username order (a full scan at 100 000 users).
+pub(crate) const LIST_USERS_EQUALS: &str = "SELECT u.username_key, u.doc FROM user_attributes a
+     CROSS JOIN users u ON u.pool_id = a.pool_id AND u.sub = a.sub
+     WHERE a.pool_id = ?1 AND a.name = ?2 AND a.value = ?3 AND u.username_key > ?4
+     ORDER BY u.username_key LIMIT ?5";
+
+pub(crate) const LIST_USERS_PREFIX: &str = "SELECT u.username_key, u.doc FROM user_attributes a
+     CROSS JOIN users u ON u.pool_id = a.pool_id AND u.sub = a.sub
+     WHERE a.pool_id = ?1 AND a.name = ?2 AND a.value >= ?3 AND a.value < ?4
+       AND u.username_key > ?5
+     ORDER BY u.username_key LIMIT ?6";
+
 fn index_attributes(tx: &Transaction<'_>, user: &User) -> StoreResult<()> {
     tx.execute(
         "DELETE FROM user_attributes WHERE pool_id = ?1 AND sub = ?2",
@@ -324,7 +338,7 @@ impl UserStore for SqliteStore {
             query_docs(
                 c,
                 "SELECT u.doc FROM user_attributes a
-                 JOIN users u ON u.pool_id = a.pool_id AND u.sub = a.sub
+                 CROSS JOIN users u ON u.pool_id = a.pool_id AND u.sub = a.sub
                  WHERE a.pool_id = ?1 AND a.name = ?2 AND a.value = ?3",
                 [pool_id, name, value],
             )
@@ -405,10 +419,7 @@ impl UserStore for SqliteStore {
             ),
             Some(UserFilter::Equals { attribute, value }) => query_keyed_users(
                 c,
-                "SELECT u.username_key, u.doc FROM user_attributes a
-                 JOIN users u ON u.pool_id = a.pool_id AND u.sub = a.sub
-                 WHERE a.pool_id = ?1 AND a.name = ?2 AND a.value = ?3 AND u.username_key > ?4
-                 ORDER BY u.username_key LIMIT ?5",
+                LIST_USERS_EQUALS,
                 params![pool_id, attribute, value, after, lim],
             ),
             Some(UserFilter::StartsWith { attribute, prefix }) => {
@@ -417,11 +428,7 @@ impl UserStore for SqliteStore {
                 let upper = format!("{prefix}\u{10FFFF}");
                 query_keyed_users(
                     c,
-                    "SELECT u.username_key, u.doc FROM user_attributes a
-                     JOIN users u ON u.pool_id = a.pool_id AND u.sub = a.sub
-                     WHERE a.pool_id = ?1 AND a.name = ?2 AND a.value >= ?3 AND a.value < ?4
-                       AND u.username_key > ?5
-                     ORDER BY u.username_key LIMIT ?6",
+                    LIST_USERS_PREFIX,
                     params![pool_id, attribute, prefix, upper, after, lim],
                 )
             }
@@ -555,7 +562,7 @@ impl GroupStore for SqliteStore {
             query_keyed_users(
                 c,
                 "SELECT u.username_key, u.doc FROM group_members m
-                 JOIN users u ON u.pool_id = m.pool_id AND u.sub = m.sub
+                 CROSS JOIN users u ON u.pool_id = m.pool_id AND u.sub = m.sub
                  WHERE m.pool_id = ?1 AND m.group_name = ?2 AND u.username_key > ?3
                  ORDER BY u.username_key LIMIT ?4",
                 params![pool_id, group, after, limit(page)],

@@ -104,18 +104,34 @@ async fn users_are_unique_and_filterable_by_index() {
         2
     );
 
-    // The query plan uses the value index, not a scan.
-    let plan: String = s
-        .read(|c| {
-            c.query_row(
-                "EXPLAIN QUERY PLAN SELECT sub FROM user_attributes WHERE pool_id = 'p1' AND name = 'email' AND value = 'x'",
-                [],
-                |r| r.get(3),
-            )
-            .map_err(super::map_err)
-        })
-        .unwrap();
-    assert!(plan.contains("user_attributes_by_value"), "{plan}");
+    // The filtered listings start from the value index: a lookup, never a walk over users.
+    for sql in [
+        super::aggregates::LIST_USERS_EQUALS,
+        super::aggregates::LIST_USERS_PREFIX,
+    ] {
+        let plan: Vec<String> = s
+            .read(|c| {
+                let mut stmt = c
+                    .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                    .map_err(super::map_err)?;
+                let rows = stmt
+                    .query_map(
+                        rusqlite::params_from_iter(
+                            std::iter::repeat_n("x", 6).take(sql.matches('?').count()),
+                        ),
+                        |r| r.get::<_, String>(3),
+                    )
+                    .map_err(super::map_err)?;
+                rows.collect::<rusqlite::Result<Vec<_>>>()
+                    .map_err(super::map_err)
+            })
+            .unwrap();
+        assert!(plan[0].contains("user_attributes_by_value"), "{plan:?}");
+        assert!(
+            plan.iter().all(|p| !p.contains("users_by_username")),
+            "{plan:?}"
+        );
+    }
 }
 
 #[tokio::test]
