@@ -242,8 +242,16 @@ fn tokens(t: &Tokens) -> Value {
         "TokenType": "Bearer",
         "IdToken": t.id_token,
     });
-    if let (Some(r), Some(obj)) = (&t.refresh_token, v.as_object_mut()) {
-        obj.insert("RefreshToken".into(), json!(r));
+    if let Some(obj) = v.as_object_mut() {
+        if let Some(r) = &t.refresh_token {
+            obj.insert("RefreshToken".into(), json!(r));
+        }
+        if let Some(d) = &t.new_device {
+            obj.insert(
+                "NewDeviceMetadata".into(),
+                json!({ "DeviceKey": d.device_key, "DeviceGroupKey": d.device_group_key }),
+            );
+        }
     }
     v
 }

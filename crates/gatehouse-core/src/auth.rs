@@ -25,6 +25,29 @@ pub struct Tokens {
     pub id_token: String,
     pub refresh_token: Option<String>,
     pub expires_in: u64,
+    /// A device the client should confirm and may remember (devices.rs).
+    pub new_device: Option<NewDeviceMetadata>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewDeviceMetadata {
+    pub device_key: String,
+    pub device_group_key: String,
+}
+
+/// What a sign-in carries from its first request to its last challenge.
+#[derive(Debug, Clone, Default)]
+pub struct SignInContext {
+    /// DEVICE_KEY the client sent, if it has a remembered device.
+    pub device_key: Option<String>,
+}
+
+impl SignInContext {
+    pub fn from_params(params: &BTreeMap<String, String>) -> Self {
+        Self {
+            device_key: params.get("DEVICE_KEY").filter(|k| !k.is_empty()).cloned(),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -55,11 +78,25 @@ pub enum Caller<'a> {
     Admin { pool_id: &'a str },
 }
 
-fn sha256_hex(s: &str) -> String {
+/// What a challenge session remembers of the sign-in context.
+pub(crate) fn session_data(ctx: &SignInContext) -> Value {
+    json!({ "device_key": ctx.device_key })
+}
+
+pub(crate) fn session_context(data: &Value) -> SignInContext {
+    SignInContext {
+        device_key: data
+            .get("device_key")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+    }
+}
+
+pub(crate) fn sha256_hex(s: &str) -> String {
     hex::encode(Sha256::digest(s.as_bytes()))
 }
 
-fn required<'a>(params: &'a BTreeMap<String, String>, name: &str) -> Result<&'a str> {
+pub(crate) fn required<'a>(params: &'a BTreeMap<String, String>, name: &str) -> Result<&'a str> {
     params
         .get(name)
         .map(String::as_str)
@@ -119,7 +156,13 @@ impl Directory {
             "USER_PASSWORD_AUTH" | "ADMIN_USER_PASSWORD_AUTH" | "ADMIN_NO_SRP_AUTH" => Err(
                 Error::invalid(format!("Initiate Auth method not supported: {flow} on this API. Use the {} API.", if admin { "InitiateAuth" } else { "AdminInitiateAuth" })),
             ),
-            "USER_SRP_AUTH" | "CUSTOM_AUTH" | "USER_AUTH" => Err(Error::invalid(format!(
+            "USER_SRP_AUTH" => {
+                if !client.allows("ALLOW_USER_SRP_AUTH") {
+                    return Err(Error::invalid("USER_SRP_AUTH is not enabled for the client."));
+                }
+                self.srp_start(&pool, &client, &params).await
+            }
+            "CUSTOM_AUTH" | "USER_AUTH" => Err(Error::invalid(format!(
                 "Auth flow {flow} is not available in this version of Gatehouse."
             ))),
             other => Err(Error::invalid(format!(
@@ -156,13 +199,29 @@ impl Directory {
                 "Password reset required for the user".into(),
             ));
         }
+        self.check_lockout(&user)?;
         if !self
             .hasher
             .verify(password, user.password_hash.as_deref())
             .await?
         {
+            self.record_failed_sign_in(&user).await?;
             return Err(Error::not_authorized("Incorrect username or password."));
         }
+        self.first_factor_passed(pool, client, user, SignInContext::from_params(params))
+            .await
+    }
+
+    /// After the password (or its SRP proof) checked out: the user's state decides what comes
+    /// next, then the second factor, then tokens.
+    pub(crate) async fn first_factor_passed(
+        &self,
+        pool: &UserPool,
+        client: &AppClient,
+        user: User,
+        ctx: SignInContext,
+    ) -> Result<AuthOutcome> {
+        self.clear_failed_sign_ins(&user).await?;
         if !user.enabled {
             return Err(Error::not_authorized("User is disabled."));
         }
@@ -170,6 +229,9 @@ impl Directory {
             UserStatus::Unconfirmed => {
                 Err(Error::UserNotConfirmed("User is not confirmed.".into()))
             }
+            UserStatus::ResetRequired => Err(Error::PasswordResetRequired(
+                "Password reset required for the user".into(),
+            )),
             UserStatus::ForceChangePassword => {
                 if user
                     .temporary_password_expires
@@ -179,13 +241,40 @@ impl Directory {
                         "Temporary password has expired and must be reset by an administrator.",
                     ));
                 }
-                self.new_password_challenge(pool, client, &user).await
+                self.new_password_challenge(pool, client, &user, &ctx).await
             }
-            _ => Ok(AuthOutcome::Authenticated(
-                self.issue_tokens(pool, client, &user, self.now(), None, true)
-                    .await?,
-            )),
+            _ => self.second_factor(pool, client, &user, ctx).await,
         }
+    }
+
+    /// MFA when the pool and the user call for it (mfa.rs), otherwise straight to tokens.
+    pub(crate) async fn second_factor(
+        &self,
+        pool: &UserPool,
+        client: &AppClient,
+        user: &User,
+        ctx: SignInContext,
+    ) -> Result<AuthOutcome> {
+        if let Some(challenge) = self.mfa_challenge(pool, client, user, &ctx).await? {
+            return Ok(challenge);
+        }
+        self.finish_sign_in(pool, client, user, &ctx).await
+    }
+
+    /// Issues the tokens of a completed sign-in (with a refresh token and, when the pool
+    /// tracks devices, a new device to confirm).
+    pub(crate) async fn finish_sign_in(
+        &self,
+        pool: &UserPool,
+        client: &AppClient,
+        user: &User,
+        ctx: &SignInContext,
+    ) -> Result<AuthOutcome> {
+        let mut tokens = self
+            .issue_tokens(pool, client, user, self.now(), None, true)
+            .await?;
+        tokens.new_device = self.new_device_metadata(pool, client, user, ctx).await?;
+        Ok(AuthOutcome::Authenticated(tokens))
     }
 
     async fn new_password_challenge(
@@ -193,6 +282,7 @@ impl Directory {
         pool: &UserPool,
         client: &AppClient,
         user: &User,
+        ctx: &SignInContext,
     ) -> Result<AuthOutcome> {
         let mut shown: BTreeMap<&str, &str> = user
             .attributes
@@ -214,7 +304,13 @@ impl Directory {
         parameters.insert("requiredAttributes".to_string(), json!(missing).to_string());
         parameters.insert("userAttributes".to_string(), json!(shown).to_string());
         let session = self
-            .open_session(pool, client, user, "NEW_PASSWORD_REQUIRED", Value::Null)
+            .open_session(
+                pool,
+                client,
+                user,
+                "NEW_PASSWORD_REQUIRED",
+                session_data(ctx),
+            )
             .await?;
         Ok(AuthOutcome::Challenge(Challenge {
             name: "NEW_PASSWORD_REQUIRED".into(),
@@ -293,8 +389,9 @@ impl Directory {
         )?;
         match challenge_name {
             "NEW_PASSWORD_REQUIRED" => {
+                let ctx = session_context(&stored.data);
                 let result = self
-                    .complete_new_password(&pool, &client, user, &responses)
+                    .complete_new_password(&pool, &client, user, &responses, ctx)
                     .await;
                 if matches!(
                     result,
@@ -305,8 +402,20 @@ impl Directory {
                 }
                 result
             }
+            "PASSWORD_VERIFIER" => {
+                self.srp_respond(&pool, &client, user, &stored, &responses)
+                    .await
+            }
+            "SOFTWARE_TOKEN_MFA" | "SMS_MFA" | "EMAIL_OTP" | "MFA_SETUP" | "SELECT_MFA_TYPE" => {
+                self.mfa_respond(&pool, &client, user, &stored, &responses)
+                    .await
+            }
+            "DEVICE_SRP_AUTH" | "DEVICE_PASSWORD_VERIFIER" => {
+                self.device_respond(&pool, &client, user, &stored, &responses)
+                    .await
+            }
             other => Err(Error::invalid(format!(
-                "Challenge {other} is not available in this version of Gatehouse."
+                "1 validation error detected: Value '{other}' at 'challengeName' failed to satisfy constraint: Member must satisfy enum value set: [SMS_MFA, EMAIL_OTP, SOFTWARE_TOKEN_MFA, SELECT_MFA_TYPE, MFA_SETUP, PASSWORD_VERIFIER, DEVICE_SRP_AUTH, DEVICE_PASSWORD_VERIFIER, NEW_PASSWORD_REQUIRED]"
             ))),
         }
     }
@@ -317,6 +426,7 @@ impl Directory {
         client: &AppClient,
         mut user: User,
         responses: &BTreeMap<String, String>,
+        ctx: SignInContext,
     ) -> Result<AuthOutcome> {
         let password = required(responses, "NEW_PASSWORD")?;
         check_policy(&pool.password_policy, password)?;
@@ -343,15 +453,12 @@ impl Directory {
                 "Attributes did not conform to the schema: {missing}: The attribute is required"
             )));
         }
-        user.password_hash = Some(self.hasher.hash(password, &*self.rng).await?);
+        self.set_password(pool, &mut user, password).await?;
         user.status = UserStatus::Confirmed;
         user.temporary_password_expires = None;
         user.modified = self.now();
         self.store.update_user(&user).await?;
-        Ok(AuthOutcome::Authenticated(
-            self.issue_tokens(pool, client, &user, self.now(), None, true)
-                .await?,
-        ))
+        self.second_factor(pool, client, &user, ctx).await
     }
 
     async fn refresh_auth(
@@ -500,6 +607,7 @@ impl Directory {
             id_token,
             refresh_token,
             expires_in: client.access_token_seconds(),
+            new_device: None,
         })
     }
 
@@ -551,6 +659,11 @@ impl Directory {
             return Err(Error::not_authorized(
                 "Access Token does not have required scopes",
             ));
+        }
+        if let Some(origin) = claims.get("origin_jti").and_then(Value::as_str) {
+            if self.is_revoked(pool_id, origin).await? {
+                return Err(Error::not_authorized("Access Token has been revoked"));
+            }
         }
         let sub = claims
             .get("sub")

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use gatehouse_store::{Store, UserPool};
 
+use crate::crypt::SecretBox;
 use crate::env::{Clock, Random};
 use crate::error::{Error, Result};
 use crate::keys::KeyRing;
@@ -41,6 +42,7 @@ pub struct Directory {
     pub(crate) messenger: Arc<dyn Messenger>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) rng: Arc<dyn Random>,
+    pub(crate) secrets: SecretBox,
     pub(crate) config: DirectoryConfig,
 }
 
@@ -51,9 +53,11 @@ impl Directory {
         messenger: Arc<dyn Messenger>,
         clock: Arc<dyn Clock>,
         rng: Arc<dyn Random>,
+        secrets: SecretBox,
         config: DirectoryConfig,
     ) -> Self {
         Self {
+            secrets,
             keys: KeyRing::new(Arc::clone(&store)),
             store,
             hasher,

@@ -8,13 +8,19 @@
 pub mod attributes;
 pub mod auth;
 pub mod clients;
+pub mod crypt;
+pub mod devices;
 pub mod env;
 pub mod error;
 pub mod groups;
 pub mod keys;
+pub mod lockout;
 pub mod messages;
+pub mod mfa;
 pub mod password;
 pub mod pools;
+pub mod revocation;
+pub mod srp;
 pub mod tokens;
 pub mod users;
 

@@ -78,6 +78,19 @@ pub fn check_username(username: &str) -> Result<()> {
 }
 
 impl Directory {
+    /// Sets a user's password: its Argon2id hash, and the SRP verifier that lets the user sign
+    /// in without sending the password (srp.rs). Every password change goes through here.
+    pub(crate) async fn set_password(
+        &self,
+        pool: &UserPool,
+        user: &mut User,
+        password: &str,
+    ) -> Result<()> {
+        user.password_hash = Some(self.hasher.hash(password, &*self.rng).await?);
+        self.store_password_verifier(pool, user, password)?;
+        Ok(())
+    }
+
     /// The key a username is stored and compared under.
     pub(crate) fn username_key(pool: &UserPool, username: &str) -> String {
         if pool.username_case_sensitive {
@@ -446,21 +459,21 @@ impl Directory {
             self.ensure_name_free(&pool, &name_attr).await?;
         }
         attrs.insert("sub".into(), sub.clone());
-        let hash = self.hasher.hash(password, &*self.rng).await?;
         let now = self.now();
-        let user = User {
+        let mut user = User {
             pool_id: pool.id.clone(),
             username: username.clone(),
             sub: sub.clone(),
             status: UserStatus::Unconfirmed,
             enabled: true,
-            password_hash: Some(hash),
+            password_hash: None,
             temporary_password_expires: None,
             attributes: attrs,
             created: now,
             modified: now,
             extra: BTreeMap::new(),
         };
+        self.set_password(&pool, &mut user, password).await?;
         self.insert_user(&pool, &user).await?;
         let delivery = match Self::verification_channel(&pool, &user) {
             Some(ch) => Some(
@@ -721,7 +734,7 @@ impl Directory {
                 ));
             }
             channels = invite_channels(&user.attributes)?;
-            user.password_hash = Some(self.hasher.hash(&temp, &*self.rng).await?);
+            self.set_password(&pool, &mut user, &temp).await?;
             user.temporary_password_expires = Some(temp_expires);
             user.modified = now;
             self.store.update_user(&user).await?;
@@ -751,19 +764,20 @@ impl Directory {
             }
             channels = invite_channels(&attrs)?;
             attrs.insert("sub".into(), sub.clone());
-            let user = User {
+            let mut user = User {
                 pool_id: pool.id.clone(),
                 username,
                 sub,
                 status: UserStatus::ForceChangePassword,
                 enabled: true,
-                password_hash: Some(self.hasher.hash(&temp, &*self.rng).await?),
+                password_hash: None,
                 temporary_password_expires: Some(temp_expires),
                 attributes: attrs,
                 created: now,
                 modified: now,
                 extra: BTreeMap::new(),
             };
+            self.set_password(&pool, &mut user, &temp).await?;
             for attr in ["email", "phone_number"] {
                 if user
                     .attributes
@@ -836,7 +850,7 @@ impl Directory {
     ) -> Result<()> {
         let (pool, mut user) = self.admin_user(pool_id, username).await?;
         check_policy(&pool.password_policy, password)?;
-        user.password_hash = Some(self.hasher.hash(password, &*self.rng).await?);
+        self.set_password(&pool, &mut user, password).await?;
         let now = self.now();
         if permanent {
             user.status = UserStatus::Confirmed;
@@ -1113,7 +1127,7 @@ impl Directory {
             .await?;
         check_policy(&pool.password_policy, password)?;
         self.check_code(&pool, &user, FORGOT, code).await?;
-        user.password_hash = Some(self.hasher.hash(password, &*self.rng).await?);
+        self.set_password(&pool, &mut user, password).await?;
         user.temporary_password_expires = None;
         if matches!(
             user.status,
@@ -1143,7 +1157,7 @@ impl Directory {
             return Err(Error::not_authorized("Incorrect username or password."));
         }
         check_policy(&pool.password_policy, proposed)?;
-        user.password_hash = Some(self.hasher.hash(proposed, &*self.rng).await?);
+        self.set_password(&pool, &mut user, proposed).await?;
         user.modified = self.now();
         self.store.update_user(&user).await?;
         Ok(())

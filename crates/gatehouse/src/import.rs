@@ -19,6 +19,7 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<()> {
         Arc::new(Outbox::new(args.data_dir.join("outbox.jsonl"))),
         Arc::new(SystemClock),
         Arc::new(OsRandom),
+        crate::master_key::load(&args.data_dir, std::env::var("GATEHOUSE_MASTER_KEY").ok())?,
         DirectoryConfig {
             public_url: String::new(),
             region: String::new(),

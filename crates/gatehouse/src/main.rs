@@ -4,6 +4,7 @@
 mod admin_keys;
 mod http_server;
 mod import;
+mod master_key;
 mod metrics;
 mod serve;
 

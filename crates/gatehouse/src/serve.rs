@@ -72,6 +72,9 @@ pub struct ServeArgs {
     /// Log format: text or json.
     #[arg(long, env = "GATEHOUSE_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
+    /// Base64 of the 32-byte key sealing secrets at rest (default: generated into the data dir).
+    #[arg(long, env = "GATEHOUSE_MASTER_KEY", hide_env_values = true)]
+    pub master_key: Option<String>,
     #[arg(long, env = "GATEHOUSE_ADMIN_ACCESS_KEY_ID", hide = true)]
     pub admin_access_key_id: Option<String>,
     #[arg(
@@ -136,6 +139,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         messenger,
         Arc::new(SystemClock),
         Arc::new(OsRandom),
+        crate::master_key::load(&args.data_dir, args.master_key.clone())?,
         DirectoryConfig {
             public_url: public_url.clone(),
             region: args.region.clone(),
