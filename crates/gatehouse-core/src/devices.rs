@@ -21,6 +21,17 @@ impl Directory {
         Ok(None)
     }
 
+    /// Whether this sign-in comes from a remembered device of the user that, as the pool's
+    /// DeviceConfiguration says, lets it skip MFA. mfa.rs asks before challenging.
+    pub(crate) async fn device_skips_mfa(
+        &self,
+        _pool: &UserPool,
+        _user: &User,
+        _ctx: &SignInContext,
+    ) -> Result<bool> {
+        Ok(false)
+    }
+
     /// RespondToAuthChallenge DEVICE_SRP_AUTH / DEVICE_PASSWORD_VERIFIER.
     pub(crate) async fn device_respond(
         &self,
