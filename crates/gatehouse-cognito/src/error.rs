@@ -82,6 +82,8 @@ impl WireError {
                     Error::UnsupportedOperation(_) => "UnsupportedOperationException",
                     Error::UnsupportedUserState(_) => "UnsupportedUserStateException",
                     Error::CodeDeliveryFailure(_) => "CodeDeliveryFailureException",
+                    Error::EnableSoftwareTokenMfa(_) => "EnableSoftwareTokenMFAException",
+                    Error::SoftwareTokenMfaNotFound(_) => "SoftwareTokenMFANotFoundException",
                     Error::Internal(_) => "InternalErrorException",
                     Error::Unavailable(_) => "InternalErrorException",
                 };

@@ -45,21 +45,44 @@ pub fn user_type(user: &User) -> Value {
 }
 
 pub fn admin_get_user(user: &User) -> Value {
-    json!({
+    let mut v = json!({
         "Username": user.username,
         "UserAttributes": attribute_list(user),
         "UserCreateDate": user.created,
         "UserLastModifiedDate": user.modified,
         "Enabled": user.enabled,
         "UserStatus": user.status.as_aws(),
-    })
+    });
+    user_mfa(&mut v, user);
+    v
 }
 
 pub fn get_user(user: &User) -> Value {
-    json!({
+    let mut v = json!({
         "Username": user.username,
         "UserAttributes": attribute_list(user),
-    })
+    });
+    user_mfa(&mut v, user);
+    v
+}
+
+/// UserMFASettingList, PreferredMfaSetting and the legacy MFAOptions, when the user has them.
+fn user_mfa(v: &mut Value, user: &User) {
+    let mfa = gatehouse_core::mfa::user_mfa_view(user);
+    if let Some(obj) = v.as_object_mut() {
+        if !mfa.enabled.is_empty() {
+            obj.insert("UserMFASettingList".into(), json!(mfa.enabled));
+        }
+        if let Some(p) = mfa.preferred {
+            obj.insert("PreferredMfaSetting".into(), json!(p));
+        }
+        if mfa.sms_option {
+            obj.insert(
+                "MFAOptions".into(),
+                json!([{ "DeliveryMedium": "SMS", "AttributeName": "phone_number" }]),
+            );
+        }
+    }
 }
 
 pub fn schema_attribute(a: &SchemaAttribute) -> Value {
@@ -150,7 +173,8 @@ pub fn pool(p: &UserPool, users: u64, config: &DirectoryConfig) -> Value {
         if !p.alias_attributes.is_empty() {
             obj.insert("AliasAttributes".into(), json!(p.alias_attributes));
         }
-        for (k, val) in &p.settings {
+        // Keys starting with `_` are the domain's own (e.g. the MFA factors), not AWS members.
+        for (k, val) in p.settings.iter().filter(|(k, _)| !k.starts_with('_')) {
             obj.insert(k.clone(), val.clone());
         }
     }

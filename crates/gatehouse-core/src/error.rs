@@ -42,6 +42,12 @@ pub enum Error {
     UnsupportedUserState(String),
     #[error("{0}")]
     CodeDeliveryFailure(String),
+    /// VerifySoftwareToken refused the code.
+    #[error("{0}")]
+    EnableSoftwareTokenMfa(String),
+    /// The user has no software token (TOTP) to check or verify.
+    #[error("{0}")]
+    SoftwareTokenMfaNotFound(String),
     /// Our fault: the message is for the log, the client gets a generic one.
     #[error("internal error: {0}")]
     Internal(String),

@@ -266,7 +266,13 @@ impl Directory {
         pool.deletion_protection = req.deletion_protection;
         pool.attributes_require_verification_before_update =
             req.attributes_require_verification_before_update;
+        // The MFA factors are SetUserPoolMfaConfig's to change, not UpdateUserPool's.
+        let mfa_factors = pool.settings.remove(crate::mfa::POOL_SETTINGS_KEY);
         pool.settings = req.settings;
+        if let Some(f) = mfa_factors {
+            pool.settings
+                .insert(crate::mfa::POOL_SETTINGS_KEY.to_string(), f);
+        }
         pool.modified = self.now();
         self.store.update_pool(&pool).await?;
         Ok(())

@@ -3,6 +3,7 @@
 mod auth;
 mod clients;
 mod groups;
+mod mfa;
 mod pools;
 mod users;
 
@@ -62,6 +63,14 @@ pub const OPERATIONS: &[&str] = &[
     "AdminInitiateAuth",
     "RespondToAuthChallenge",
     "AdminRespondToAuthChallenge",
+    "SetUserPoolMfaConfig",
+    "GetUserPoolMfaConfig",
+    "AssociateSoftwareToken",
+    "VerifySoftwareToken",
+    "SetUserMFAPreference",
+    "AdminSetUserMFAPreference",
+    "SetUserSettings",
+    "AdminSetUserSettings",
 ];
 
 pub fn is_known(op: &str) -> bool {
@@ -121,6 +130,14 @@ pub async fn dispatch(dir: &Directory, op: &str, input: Value) -> Result<Value, 
         "AdminInitiateAuth" => auth::initiate(dir, input, true).await,
         "RespondToAuthChallenge" => auth::respond(dir, input, false).await,
         "AdminRespondToAuthChallenge" => auth::respond(dir, input, true).await,
+        "SetUserPoolMfaConfig" => mfa::set_pool_config(dir, input).await,
+        "GetUserPoolMfaConfig" => mfa::get_pool_config(dir, input).await,
+        "AssociateSoftwareToken" => mfa::associate_software_token(dir, input).await,
+        "VerifySoftwareToken" => mfa::verify_software_token(dir, input).await,
+        "SetUserMFAPreference" => mfa::set_user_mfa_preference(dir, input).await,
+        "AdminSetUserMFAPreference" => mfa::admin_set_user_mfa_preference(dir, input).await,
+        "SetUserSettings" => mfa::set_user_settings(dir, input).await,
+        "AdminSetUserSettings" => mfa::admin_set_user_settings(dir, input).await,
 
         other => Err(WireError::UnknownOperation(other.to_string())),
     }
