@@ -243,7 +243,13 @@ impl Directory {
                 }
                 self.new_password_challenge(pool, client, &user, &ctx).await
             }
-            _ => self.second_factor(pool, client, &user, ctx).await,
+            _ => {
+                // A known device of the user proves itself first (devices.rs).
+                if let Some(challenge) = self.device_challenge(pool, client, &user, &ctx).await? {
+                    return Ok(challenge);
+                }
+                self.second_factor(pool, client, &user, ctx).await
+            }
         }
     }
 
@@ -353,8 +359,15 @@ impl Directory {
     ) -> Result<AuthOutcome> {
         let (client, pool) = self.client_for(client_id, caller).await?;
         let expired = || Error::not_authorized("Invalid session for the user, session is expired.");
+        // Cognito's SECRET_BLOCK carries the session, so PASSWORD_VERIFIER may omit Session
+        // (pycognito does); ours seals the session token in it (srp.rs).
+        let recovered = match session.filter(|s| !s.is_empty()) {
+            Some(_) => None,
+            None => self.session_from_secret_block(challenge_name, &responses),
+        };
         let session_token = session
             .filter(|s| !s.is_empty())
+            .or(recovered.as_deref())
             .ok_or_else(|| Error::invalid("Missing required parameter Session"))?;
         if session_token.len() > 4096 {
             return Err(expired());
@@ -377,11 +390,18 @@ impl Directory {
             )));
         }
         let username = required(&responses, "USERNAME")?;
-        let user = self
+        let Some(user) = self
             .find_user(&pool, username)
             .await?
             .filter(|u| u.username == stored.username)
-            .ok_or_else(expired)?;
+        else {
+            // A PASSWORD_VERIFIER decoy (an unknown name, PreventUserExistenceErrors ENABLED)
+            // must fail like a wrong password (srp.rs).
+            if challenge_name == "PASSWORD_VERIFIER" && stored.username == username {
+                return self.srp_respond_unknown(&pool, &stored, &responses).await;
+            }
+            return Err(expired());
+        };
         check_secret_hash(
             &client,
             &[username, &user.username, &user.sub],

@@ -2,11 +2,13 @@
 //! The domain talks only to these traits, so a PostgreSQL implementation can stand beside
 //! SQLite without the domain noticing.
 
+pub mod devices;
 pub mod model;
 pub mod sqlite;
 
 use async_trait::async_trait;
 
+pub use devices::{Device, DeviceStore};
 pub use model::*;
 
 #[derive(Debug, thiserror::Error)]
@@ -154,7 +156,15 @@ pub trait KeyStore: Send + Sync {
 
 /// Everything the domain needs from storage.
 pub trait Store:
-    PoolStore + ClientStore + UserStore + GroupStore + CodeStore + SessionStore + TokenStore + KeyStore
+    PoolStore
+    + ClientStore
+    + UserStore
+    + GroupStore
+    + CodeStore
+    + SessionStore
+    + TokenStore
+    + KeyStore
+    + DeviceStore
 {
 }
 
@@ -167,5 +177,6 @@ impl<T> Store for T where
         + SessionStore
         + TokenStore
         + KeyStore
+        + DeviceStore
 {
 }

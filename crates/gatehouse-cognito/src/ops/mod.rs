@@ -2,6 +2,7 @@
 
 mod auth;
 mod clients;
+mod devices;
 mod groups;
 mod mfa;
 mod pools;
@@ -63,6 +64,15 @@ pub const OPERATIONS: &[&str] = &[
     "AdminInitiateAuth",
     "RespondToAuthChallenge",
     "AdminRespondToAuthChallenge",
+    "ConfirmDevice",
+    "GetDevice",
+    "ListDevices",
+    "ForgetDevice",
+    "UpdateDeviceStatus",
+    "AdminGetDevice",
+    "AdminListDevices",
+    "AdminForgetDevice",
+    "AdminUpdateDeviceStatus",
     "SetUserPoolMfaConfig",
     "GetUserPoolMfaConfig",
     "AssociateSoftwareToken",
@@ -130,6 +140,16 @@ pub async fn dispatch(dir: &Directory, op: &str, input: Value) -> Result<Value, 
         "AdminInitiateAuth" => auth::initiate(dir, input, true).await,
         "RespondToAuthChallenge" => auth::respond(dir, input, false).await,
         "AdminRespondToAuthChallenge" => auth::respond(dir, input, true).await,
+
+        "ConfirmDevice" => devices::confirm(dir, input).await,
+        "GetDevice" => devices::get(dir, input).await,
+        "ListDevices" => devices::list(dir, input).await,
+        "ForgetDevice" => devices::forget(dir, input).await,
+        "UpdateDeviceStatus" => devices::update_status(dir, input).await,
+        "AdminGetDevice" => devices::admin_get(dir, input).await,
+        "AdminListDevices" => devices::admin_list(dir, input).await,
+        "AdminForgetDevice" => devices::admin_forget(dir, input).await,
+        "AdminUpdateDeviceStatus" => devices::admin_update_status(dir, input).await,
         "SetUserPoolMfaConfig" => mfa::set_pool_config(dir, input).await,
         "GetUserPoolMfaConfig" => mfa::get_pool_config(dir, input).await,
         "AssociateSoftwareToken" => mfa::associate_software_token(dir, input).await,

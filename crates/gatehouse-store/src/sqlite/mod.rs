@@ -4,6 +4,7 @@
 //! connection, since they take microseconds and a thread hop would cost more than the read.
 
 mod aggregates;
+mod devices;
 #[cfg(test)]
 mod tests;
 
@@ -14,7 +15,10 @@ use rusqlite::{Connection, OpenFlags};
 
 use crate::{StoreError, StoreResult};
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("migrations/0001_init.sql")),
+    (2, include_str!("migrations/0002_devices.sql")),
+];
 
 /// How many idle reader connections we keep.
 const MAX_IDLE_READERS: usize = 16;
