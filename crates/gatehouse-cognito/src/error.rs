@@ -84,6 +84,8 @@ impl WireError {
                     Error::CodeDeliveryFailure(_) => "CodeDeliveryFailureException",
                     Error::EnableSoftwareTokenMfa(_) => "EnableSoftwareTokenMFAException",
                     Error::SoftwareTokenMfaNotFound(_) => "SoftwareTokenMFANotFoundException",
+                    Error::Unauthorized(_) => "UnauthorizedException",
+                    Error::UnsupportedTokenType(_) => "UnsupportedTokenTypeException",
                     Error::Internal(_) => "InternalErrorException",
                     Error::Unavailable(_) => "InternalErrorException",
                 };

@@ -190,9 +190,10 @@ impl Directory {
             params.get("SECRET_HASH").map(String::as_str),
         )?;
         let Some(user) = user else {
-            // Same work as a real check, so timing does not tell who exists.
-            self.hasher.verify(password, None).await?;
-            return Err(Self::missing_user_error(client));
+            // Same lockout and hashing work as a real check, so nothing tells who exists.
+            return self
+                .unknown_user_sign_in(pool, client, username, password)
+                .await;
         };
         if user.status == UserStatus::ResetRequired {
             return Err(Error::PasswordResetRequired(

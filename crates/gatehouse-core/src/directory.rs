@@ -44,6 +44,10 @@ pub struct Directory {
     pub(crate) rng: Arc<dyn Random>,
     pub(crate) secrets: SecretBox,
     pub(crate) config: DirectoryConfig,
+    /// Revoked token families, in memory for O(1) checks (revocation.rs).
+    pub(crate) revoked: crate::revocation::RevokedFamilies,
+    /// Failed sign-ins of usernames that do not exist (lockout.rs).
+    pub(crate) unknown_failures: crate::lockout::UnknownUserFailures,
 }
 
 impl Directory {
@@ -65,6 +69,8 @@ impl Directory {
             clock,
             rng,
             config,
+            revoked: Default::default(),
+            unknown_failures: Default::default(),
         }
     }
 

@@ -48,6 +48,12 @@ pub enum Error {
     /// The user has no software token (TOTP) to check or verify.
     #[error("{0}")]
     SoftwareTokenMfaNotFound(String),
+    /// The app client could not be authenticated (RevokeToken's UnauthorizedException).
+    #[error("{0}")]
+    Unauthorized(String),
+    /// A token of a kind the operation does not take (an access token given to RevokeToken).
+    #[error("{0}")]
+    UnsupportedTokenType(String),
     /// Our fault: the message is for the log, the client gets a generic one.
     #[error("internal error: {0}")]
     Internal(String),

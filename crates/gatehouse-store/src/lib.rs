@@ -7,6 +7,7 @@ pub mod model;
 pub mod sqlite;
 
 use async_trait::async_trait;
+use serde_json::Value;
 
 pub use devices::{Device, DeviceStore};
 pub use model::*;
@@ -146,6 +147,63 @@ pub trait TokenStore: Send + Sync {
     async fn revoke_refresh_token(&self, token_hash: &str) -> StoreResult<()>;
     /// Revokes every refresh token of the user; returns how many.
     async fn revoke_user_refresh_tokens(&self, pool_id: &str, sub: &str) -> StoreResult<u64>;
+    /// Revokes the refresh token and records its family as revoked until `grace` seconds after
+    /// the token expires (tokens minted from it live that long). `None` when there is no such
+    /// token. Idempotent.
+    async fn revoke_token_family(
+        &self,
+        token_hash: &str,
+        now: i64,
+        grace: i64,
+    ) -> StoreResult<Option<RevokedFamily>>;
+    /// Revokes every refresh token of the user and records each family that may still have
+    /// live tokens (as `revoke_token_family`). Returns those families.
+    async fn revoke_user_token_families(
+        &self,
+        pool_id: &str,
+        sub: &str,
+        now: i64,
+        grace: i64,
+    ) -> StoreResult<Vec<RevokedFamily>>;
+    /// Revoked families recorded after `after_seq` that have not expired at `now`, by seq.
+    async fn revoked_families_since(
+        &self,
+        after_seq: i64,
+        now: i64,
+    ) -> StoreResult<Vec<RevokedFamily>>;
+    /// Forgets revoked families past their expiry; returns how many.
+    async fn purge_revoked_families(&self, now: i64) -> StoreResult<u64>;
+}
+
+/// A revoked refresh-token family: every token carrying this `origin_jti` is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevokedFamily {
+    /// Position in the revocation journal; nodes poll for entries after the last one they saw.
+    pub seq: i64,
+    pub origin_jti: String,
+    pub pool_id: String,
+    pub sub: String,
+    pub revoked_at: i64,
+    /// After this no token of the family can be valid, so the entry can be forgotten.
+    pub expires: i64,
+}
+
+/// Changes one entry of `User::extra` (see `UserStore::update_user_extra`): given the current
+/// value, the new one (`None` removes it).
+pub type ExtraUpdate = Box<dyn FnOnce(Option<Value>) -> Option<Value> + Send + 'static>;
+
+/// Small per-user counters that must not race with whole-user updates (sign-in failures).
+#[async_trait]
+pub trait UserExtraStore: Send + Sync {
+    /// Atomically replaces `extra[key]` of the user with `update(current)`, leaving the rest of
+    /// the user untouched; returns the new value. `NotFound` when the user does not exist.
+    async fn update_user_extra(
+        &self,
+        pool_id: &str,
+        sub: &str,
+        key: &str,
+        update: ExtraUpdate,
+    ) -> StoreResult<Option<Value>>;
 }
 
 #[async_trait]
@@ -159,6 +217,7 @@ pub trait Store:
     PoolStore
     + ClientStore
     + UserStore
+    + UserExtraStore
     + GroupStore
     + CodeStore
     + SessionStore
@@ -172,6 +231,7 @@ impl<T> Store for T where
     T: PoolStore
         + ClientStore
         + UserStore
+        + UserExtraStore
         + GroupStore
         + CodeStore
         + SessionStore

@@ -6,6 +6,7 @@ mod devices;
 mod groups;
 mod mfa;
 mod pools;
+mod signout;
 mod users;
 
 use gatehouse_core::Directory;
@@ -81,6 +82,9 @@ pub const OPERATIONS: &[&str] = &[
     "AdminSetUserMFAPreference",
     "SetUserSettings",
     "AdminSetUserSettings",
+    "GlobalSignOut",
+    "AdminUserGlobalSignOut",
+    "RevokeToken",
 ];
 
 pub fn is_known(op: &str) -> bool {
@@ -158,6 +162,9 @@ pub async fn dispatch(dir: &Directory, op: &str, input: Value) -> Result<Value, 
         "AdminSetUserMFAPreference" => mfa::admin_set_user_mfa_preference(dir, input).await,
         "SetUserSettings" => mfa::set_user_settings(dir, input).await,
         "AdminSetUserSettings" => mfa::admin_set_user_settings(dir, input).await,
+        "GlobalSignOut" => signout::global_sign_out(dir, input).await,
+        "AdminUserGlobalSignOut" => signout::admin_user_global_sign_out(dir, input).await,
+        "RevokeToken" => signout::revoke_token(dir, input).await,
 
         other => Err(WireError::UnknownOperation(other.to_string())),
     }

@@ -840,6 +840,177 @@ impl TokenStore for SqliteStore {
         })
         .await
     }
+
+    async fn revoke_token_family(
+        &self,
+        token_hash: &str,
+        now: i64,
+        grace: i64,
+    ) -> StoreResult<Option<RevokedFamily>> {
+        let h = token_hash.to_string();
+        self.write(move |tx| {
+            let token: Option<(String, String, String, i64)> = tx
+                .query_row(
+                    "UPDATE refresh_tokens SET revoked = 1 WHERE token_hash = ?1
+                     RETURNING origin_jti, pool_id, sub, expires",
+                    [h],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                )
+                .optional()
+                .map_err(map_err)?;
+            let Some((origin_jti, pool_id, sub, expires)) = token else {
+                return Ok(None);
+            };
+            record_revoked_family(tx, &origin_jti, &pool_id, &sub, now, expires + grace).map(Some)
+        })
+        .await
+    }
+
+    async fn revoke_user_token_families(
+        &self,
+        pool_id: &str,
+        sub: &str,
+        now: i64,
+        grace: i64,
+    ) -> StoreResult<Vec<RevokedFamily>> {
+        let (pool, sub) = (pool_id.to_string(), sub.to_string());
+        self.write(move |tx| {
+            tx.execute(
+                "UPDATE refresh_tokens SET revoked = 1
+                 WHERE pool_id = ?1 AND sub = ?2 AND revoked = 0",
+                params![pool, sub],
+            )
+            .map_err(map_err)?;
+            let families: Vec<(String, i64)> = {
+                let mut stmt = tx
+                    .prepare_cached(
+                        "SELECT origin_jti, MAX(expires) FROM refresh_tokens
+                         WHERE pool_id = ?1 AND sub = ?2 AND expires > ?3
+                         GROUP BY origin_jti",
+                    )
+                    .map_err(map_err)?;
+                let rows = stmt
+                    .query_map(params![pool, sub, now - grace], |r| {
+                        Ok((r.get(0)?, r.get(1)?))
+                    })
+                    .map_err(map_err)?;
+                rows.collect::<rusqlite::Result<_>>().map_err(map_err)?
+            };
+            families
+                .into_iter()
+                .map(|(jti, expires)| {
+                    record_revoked_family(tx, &jti, &pool, &sub, now, expires + grace)
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn revoked_families_since(
+        &self,
+        after_seq: i64,
+        now: i64,
+    ) -> StoreResult<Vec<RevokedFamily>> {
+        self.read(|c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT seq, origin_jti, pool_id, sub, revoked_at, expires
+                     FROM revoked_token_families WHERE seq > ?1 AND expires > ?2 ORDER BY seq",
+                )
+                .map_err(map_err)?;
+            let rows = stmt
+                .query_map(params![after_seq, now], revoked_from_row)
+                .map_err(map_err)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(map_err)
+        })
+    }
+
+    async fn purge_revoked_families(&self, now: i64) -> StoreResult<u64> {
+        self.write(move |tx| {
+            let n = tx
+                .execute(
+                    "DELETE FROM revoked_token_families WHERE expires <= ?1",
+                    [now],
+                )
+                .map_err(map_err)?;
+            Ok(n as u64)
+        })
+        .await
+    }
+}
+
+fn revoked_from_row(r: &Row<'_>) -> rusqlite::Result<RevokedFamily> {
+    Ok(RevokedFamily {
+        seq: r.get(0)?,
+        origin_jti: r.get(1)?,
+        pool_id: r.get(2)?,
+        sub: r.get(3)?,
+        revoked_at: r.get(4)?,
+        expires: r.get(5)?,
+    })
+}
+
+/// Journals a revoked family (once: a second revocation keeps the first entry, extending its
+/// expiry if needed) and returns the entry.
+fn record_revoked_family(
+    tx: &Transaction<'_>,
+    origin_jti: &str,
+    pool_id: &str,
+    sub: &str,
+    now: i64,
+    expires: i64,
+) -> StoreResult<RevokedFamily> {
+    tx.execute(
+        "INSERT INTO revoked_token_families (origin_jti, pool_id, sub, revoked_at, expires)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (origin_jti) DO UPDATE SET expires = MAX(expires, excluded.expires)",
+        params![origin_jti, pool_id, sub, now, expires],
+    )
+    .map_err(map_err)?;
+    tx.query_row(
+        "SELECT seq, origin_jti, pool_id, sub, revoked_at, expires
+         FROM revoked_token_families WHERE origin_jti = ?1",
+        [origin_jti],
+        revoked_from_row,
+    )
+    .map_err(map_err)
+}
+
+#[async_trait]
+impl UserExtraStore for SqliteStore {
+    async fn update_user_extra(
+        &self,
+        pool_id: &str,
+        sub: &str,
+        key: &str,
+        update: ExtraUpdate,
+    ) -> StoreResult<Option<serde_json::Value>> {
+        let (pool, sub, key) = (pool_id.to_string(), sub.to_string(), key.to_string());
+        self.write(move |tx| {
+            let doc: String = tx
+                .query_row(
+                    "SELECT doc FROM users WHERE pool_id = ?1 AND sub = ?2",
+                    params![pool, sub],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(map_err)?
+                .ok_or(StoreError::NotFound)?;
+            let mut user: User = from_doc(&doc)?;
+            let new = update(user.extra.remove(&key));
+            if let Some(v) = &new {
+                user.extra.insert(key, v.clone());
+            }
+            // Only `extra` changed, so the attribute index stays as it is.
+            tx.execute(
+                "UPDATE users SET doc = ?3 WHERE pool_id = ?1 AND sub = ?2",
+                params![pool, sub, to_doc(&user)?],
+            )
+            .map_err(map_err)?;
+            Ok(new)
+        })
+        .await
+    }
 }
 
 #[async_trait]

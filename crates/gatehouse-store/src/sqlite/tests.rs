@@ -267,9 +267,125 @@ async fn writes_survive_reopening() {
             .unwrap();
     }
     let s = SqliteStore::open(&path).unwrap();
-    assert_eq!(s.schema_version().unwrap(), 1);
+    let latest = super::MIGRATIONS.iter().map(|m| m.0).max();
+    assert_eq!(Some(s.schema_version().unwrap()), latest);
     assert_eq!(
         s.get_user("p1", "alice").await.unwrap().unwrap().username,
         "alice"
     );
+}
+
+fn refresh(hash: &str, sub: &str, origin: &str, expires: i64) -> RefreshToken {
+    RefreshToken {
+        token_hash: hash.into(),
+        pool_id: "p1".into(),
+        client_id: "c".into(),
+        sub: sub.into(),
+        origin_jti: origin.into(),
+        auth_time: 1,
+        created: 1,
+        expires,
+        revoked: false,
+    }
+}
+
+#[tokio::test]
+async fn revoked_families_are_journaled_once_and_expire() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = SqliteStore::open(&dir.path().join("t.db")).unwrap();
+    s.insert_pool(&pool("p1")).await.unwrap();
+    s.insert_user(&user("p1", "alice", "a@x.com"), "alice")
+        .await
+        .unwrap();
+    s.put_refresh_token(&refresh("h1", "sub-alice", "o1", 1000))
+        .await
+        .unwrap();
+    s.put_refresh_token(&refresh("h2", "sub-alice", "o2", 2000))
+        .await
+        .unwrap();
+    // Long expired, beyond the grace: nothing of that family can still be valid.
+    s.put_refresh_token(&refresh("h3", "sub-alice", "o3", 10))
+        .await
+        .unwrap();
+
+    assert_eq!(s.revoke_token_family("nope", 100, 50).await.unwrap(), None);
+    let f = s.revoke_token_family("h1", 100, 50).await.unwrap().unwrap();
+    assert_eq!((f.origin_jti.as_str(), f.expires), ("o1", 1050));
+    assert!(s.get_refresh_token("h1").await.unwrap().unwrap().revoked);
+    // Again: the same entry.
+    let again = s.revoke_token_family("h1", 200, 50).await.unwrap().unwrap();
+    assert_eq!(again.seq, f.seq);
+
+    let all = s
+        .revoke_user_token_families("p1", "sub-alice", 100, 50)
+        .await
+        .unwrap();
+    let mut jtis: Vec<_> = all.iter().map(|f| f.origin_jti.as_str()).collect();
+    jtis.sort();
+    assert_eq!(jtis, ["o1", "o2"]);
+    assert!(s.get_refresh_token("h2").await.unwrap().unwrap().revoked);
+
+    let since = s.revoked_families_since(0, 100).await.unwrap();
+    assert_eq!(since.len(), 2);
+    assert!(s
+        .revoked_families_since(since[1].seq, 100)
+        .await
+        .unwrap()
+        .is_empty());
+    // Past o1's expiry only o2 is live; the purge forgets o1.
+    assert_eq!(s.revoked_families_since(0, 1500).await.unwrap().len(), 1);
+    assert_eq!(s.purge_revoked_families(1500).await.unwrap(), 1);
+    assert_eq!(s.revoked_families_since(0, 0).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn user_extra_updates_are_atomic_and_leave_the_rest_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Arc::new(SqliteStore::open(&dir.path().join("t.db")).unwrap());
+    s.insert_pool(&pool("p1")).await.unwrap();
+    s.insert_user(&user("p1", "alice", "a@x.com"), "alice")
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let s = Arc::clone(&s);
+        tasks.push(tokio::spawn(async move {
+            s.update_user_extra(
+                "p1",
+                "sub-alice",
+                "n",
+                Box::new(|v| {
+                    Some(serde_json::json!(
+                        v.and_then(|v| v.as_i64()).unwrap_or(0) + 1
+                    ))
+                }),
+            )
+            .await
+            .unwrap()
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let u = s.get_user("p1", "alice").await.unwrap().unwrap();
+    assert_eq!(u.extra.get("n"), Some(&serde_json::json!(20)));
+    assert_eq!(
+        u.attributes.get("email").map(String::as_str),
+        Some("a@x.com")
+    );
+    s.update_user_extra("p1", "sub-alice", "n", Box::new(|_| None))
+        .await
+        .unwrap();
+    assert!(!s
+        .get_user("p1", "alice")
+        .await
+        .unwrap()
+        .unwrap()
+        .extra
+        .contains_key("n"));
+    assert!(matches!(
+        s.update_user_extra("p1", "nobody", "n", Box::new(|_| None))
+            .await,
+        Err(StoreError::NotFound)
+    ));
 }
