@@ -76,5 +76,12 @@ if [ "${SKIP_BUILD:-0}" != "1" ]; then
     fi
 fi
 
+# --- sign-in storm (bench/storm.py): 200 concurrent wrong passwords vs one legitimate user ----
+if [ "${STORM:-1}" != "0" ] && [ -z "$GATEHOUSE_BUILD_ERROR" ]; then
+    say "running the sign-in storm (bench/storm.py; STORM=0 skips it)"
+    .venv/bin/python storm.py --duration "${STORM_DURATION:-10}" \
+        || echo "!! storm: the legitimate user's sign-ins did not all succeed (see bench/results/storm.json)"
+fi
+
 say "running the benchmark (bench/bench.py $*)"
 exec .venv/bin/python bench.py "$@"
