@@ -83,5 +83,18 @@ if [ "${STORM:-1}" != "0" ] && [ -z "$GATEHOUSE_BUILD_ERROR" ]; then
         || echo "!! storm: the legitimate user's sign-ins did not all succeed (see bench/results/storm.json)"
 fi
 
+# --- USER_SRP_AUTH vs the bound of its modular exponentiations (bench/srp.py) ----------------
+if [ "${SRP:-1}" != "0" ] && [ -z "$GATEHOUSE_BUILD_ERROR" ]; then
+    if [ "${SKIP_BUILD:-0}" = "1" ] \
+        || (cd "$ROOT" && cargo build --release -p gatehouse-core --example srp_bound) >"$BENCH/.build-srp.log" 2>&1; then
+        say "running the SRP benchmark (bench/srp.py; SRP=0 skips it)"
+        .venv/bin/python srp.py \
+            || echo "!! srp: USER_SRP_AUTH is not within 1.5x of its bound (see bench/results/srp.md)"
+    else
+        tail -n 30 "$BENCH/.build-srp.log"
+        echo "!! srp: cargo build --release -p gatehouse-core --example srp_bound failed — SRP figures pending"
+    fi
+fi
+
 say "running the benchmark (bench/bench.py $*)"
 exec .venv/bin/python bench.py "$@"
