@@ -5,6 +5,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::todo)
 )]
 
+pub mod apis;
 pub mod attributes;
 pub mod auth;
 pub mod clients;

@@ -2,6 +2,7 @@
 //! The domain talks only to these traits, so a PostgreSQL implementation can stand beside
 //! SQLite without the domain noticing.
 
+pub mod apis;
 pub mod devices;
 pub mod model;
 pub mod sqlite;
@@ -9,6 +10,7 @@ pub mod sqlite;
 use async_trait::async_trait;
 use serde_json::Value;
 
+pub use apis::ApiStore;
 pub use devices::{Device, DeviceStore};
 pub use model::*;
 

@@ -4,6 +4,7 @@
 //! connection, since they take microseconds and a thread hop would cost more than the read.
 
 mod aggregates;
+mod apis;
 mod devices;
 #[cfg(test)]
 mod tests;
@@ -19,6 +20,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/0001_init.sql")),
     (2, include_str!("migrations/0002_devices.sql")),
     (3, include_str!("migrations/0003_revocations.sql")),
+    (4, include_str!("migrations/0004_apis.sql")),
 ];
 
 /// How many idle reader connections we keep.

@@ -1,0 +1,94 @@
+//! HTTP APIs (API Gateway v2): the management rules (route keys, quick create, stages,
+//! deployments) and what the data plane reads: the deployed stages and their snapshots, with
+//! a generation counter that moves whenever what is served changes.
+
+use std::sync::Arc;
+
+use gatehouse_store::apis::{DeploymentSnapshot, HttpApi, Stage};
+use gatehouse_store::{ApiStore, Page};
+use tokio::sync::watch;
+
+use crate::env::{Clock, Random};
+use crate::error::Result;
+
+/// One stage the gateway serves: the API (for its id and CORS), the stage and its snapshot.
+#[derive(Debug, Clone)]
+pub struct DeployedStage {
+    pub api: Arc<HttpApi>,
+    pub stage: Stage,
+    pub snapshot: Arc<DeploymentSnapshot>,
+}
+
+pub struct ApiService {
+    pub(crate) store: Arc<dyn ApiStore>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) rng: Arc<dyn Random>,
+    /// The base of `apiEndpoint`: `http://{apiId}.execute-api.{suffix}`.
+    pub(crate) endpoint_suffix: String,
+    generation: watch::Sender<u64>,
+}
+
+impl ApiService {
+    /// `endpoint_suffix` is what follows `{apiId}.execute-api.` in endpoints, e.g.
+    /// `localhost:8080`.
+    pub fn new(
+        store: Arc<dyn ApiStore>,
+        clock: Arc<dyn Clock>,
+        rng: Arc<dyn Random>,
+        endpoint_suffix: String,
+    ) -> Self {
+        let (generation, _) = watch::channel(0);
+        Self {
+            store,
+            clock,
+            rng,
+            endpoint_suffix,
+            generation,
+        }
+    }
+
+    /// Moves whenever a deployment, stage or API change alters what the gateway serves.
+    pub fn changes(&self) -> watch::Receiver<u64> {
+        self.generation.subscribe()
+    }
+
+    /// Tells the gateway to reload.
+    pub(crate) fn bump(&self) {
+        self.generation.send_modify(|g| *g += 1);
+    }
+
+    /// Every stage that has a deployment, with its snapshot.
+    pub async fn deployed_stages(&self) -> Result<Vec<DeployedStage>> {
+        let mut out = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self
+                .store
+                .list_apis(&Page {
+                    limit: 500,
+                    after: after.clone(),
+                })
+                .await?;
+            let Some(last) = page.last() else {
+                break;
+            };
+            after = Some(last.id.clone());
+            for api in page {
+                let api = Arc::new(api);
+                for stage in &api.stages {
+                    let Some(dep) = &stage.deployment_id else {
+                        continue;
+                    };
+                    if let Some(snapshot) = self.store.get_snapshot(&api.id, dep).await? {
+                        out.push(DeployedStage {
+                            api: Arc::clone(&api),
+                            stage: stage.clone(),
+                            snapshot: Arc::new(snapshot),
+                        });
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+}
