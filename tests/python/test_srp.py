@@ -339,6 +339,27 @@ def test_wrong_srp_proofs_lock_the_user_out(public_idp, srp):
     assert error(e) == ("NotAuthorizedException", "Password attempts exceeded")
 
 
+def test_unknown_users_lock_out_like_real_ones_under_srp(public_idp, srp):
+    """With PreventUserExistenceErrors ENABLED an unknown name gives the same sequence of
+    answers as a real user with wrong proofs: five wrong passwords, then a lockout."""
+    def sequence(username, password):
+        seen = []
+        for _ in range(6):
+            try:
+                aws, params, r = start(public_idp, srp, username=username, password=password)
+                respond(public_idp, srp, r, aws.process_challenge(r["ChallengeParameters"], params))
+                seen.append(("ok", ""))
+            except ClientError as e:
+                seen.append((e.response["Error"]["Code"], e.response["Error"]["Message"]))
+        return seen
+
+    real = sequence("alice", "Wr0ng-Password!")
+    unknown = sequence("nobody-at-all", "Wr0ng-Password!")
+    assert real == unknown
+    assert real[:5] == [("NotAuthorizedException", "Incorrect username or password.")] * 5
+    assert real[5] == ("NotAuthorizedException", "Password attempts exceeded")
+
+
 def test_verifier_is_sealed_at_rest(server, idp, srp):
     """The SRP verifier is a fast hash of the password: it must not be readable from the
     database."""

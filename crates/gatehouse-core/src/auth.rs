@@ -399,7 +399,9 @@ impl Directory {
             // A PASSWORD_VERIFIER decoy (an unknown name, PreventUserExistenceErrors ENABLED)
             // must fail like a wrong password (srp.rs).
             if challenge_name == "PASSWORD_VERIFIER" && stored.username == username {
-                return self.srp_respond_unknown(&pool, &stored, &responses).await;
+                return self
+                    .srp_respond_unknown(&pool, &client, &stored, &responses)
+                    .await;
             }
             return Err(expired());
         };

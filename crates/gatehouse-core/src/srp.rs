@@ -344,7 +344,9 @@ impl Directory {
                 if client.prevent_user_existence_errors != "ENABLED" {
                     return Err(Self::missing_user_error(client));
                 }
-                // Looks like a real user: a stable salt, a B, a session; fails at the proof.
+                // Looks like a real user: the same lockout, a stable salt, a B, a session;
+                // fails at the proof.
+                self.check_unknown_lockout(pool, client, username)?;
                 let v = self.decoy_verifier(pool, username).await?;
                 (decoy_user(pool, username), v, true)
             }
@@ -426,6 +428,7 @@ impl Directory {
         if decoy {
             let v = self.decoy_verifier(pool, &user.username).await?;
             self.check_claim(&party, state, &v.v, &session.id_hash, responses)?;
+            self.record_failed_sign_in(&user).await?;
             return Err(wrong_password());
         }
         self.check_lockout(&user)?;
@@ -448,6 +451,7 @@ impl Directory {
     pub(crate) async fn srp_respond_unknown(
         &self,
         pool: &UserPool,
+        client: &AppClient,
         session: &AuthSession,
         responses: &BTreeMap<String, String>,
     ) -> Result<AuthOutcome> {
@@ -460,8 +464,10 @@ impl Directory {
             name: pool_name(&pool.id),
             user_id: &session.username,
         };
+        self.check_unknown_lockout(pool, client, &session.username)?;
         let v = self.decoy_verifier(pool, &session.username).await?;
         self.check_claim(&party, state, &v.v, &session.id_hash, responses)?;
+        self.record_unknown_failure(pool, client, &session.username);
         Err(wrong_password())
     }
 }
