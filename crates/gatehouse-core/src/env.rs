@@ -37,6 +37,17 @@ impl Clock for ManualClock {
     }
 }
 
+/// Unix seconds as RFC 3339 (`2026-11-26T21:00:00Z`); empty if out of range.
+pub fn rfc3339(secs: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(secs)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
 pub trait Random: Send + Sync {
     fn fill(&self, buf: &mut [u8]);
 }

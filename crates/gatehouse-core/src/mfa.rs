@@ -776,13 +776,7 @@ impl Directory {
             }
         };
         let message = Message {
-            time: time::OffsetDateTime::from_unix_timestamp(self.now())
-                .ok()
-                .and_then(|t| {
-                    t.format(&time::format_description::well_known::Rfc3339)
-                        .ok()
-                })
-                .unwrap_or_default(),
+            time: crate::env::rfc3339(self.now()),
             pool_id: pool.id.clone(),
             username: user.username.clone(),
             channel,

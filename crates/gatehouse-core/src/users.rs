@@ -241,13 +241,7 @@ impl Directory {
             .ok_or_else(|| Error::invalid(format!("User has no {attribute} to deliver to.")))?;
         let (subject, body) = Self::message_text(pool, kind, channel, &user.username, code);
         let message = Message {
-            time: time::OffsetDateTime::from_unix_timestamp(self.now())
-                .ok()
-                .and_then(|t| {
-                    t.format(&time::format_description::well_known::Rfc3339)
-                        .ok()
-                })
-                .unwrap_or_default(),
+            time: crate::env::rfc3339(self.now()),
             pool_id: pool.id.clone(),
             username: user.username.clone(),
             channel,
