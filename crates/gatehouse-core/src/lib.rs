@@ -24,6 +24,7 @@ pub mod revocation;
 pub mod srp;
 pub mod tokens;
 pub mod users;
+pub mod verify;
 
 mod directory;
 

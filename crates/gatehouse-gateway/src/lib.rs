@@ -1,0 +1,324 @@
+//! The Gatehouse data plane: every deployed HTTP API served from a compiled snapshot, one
+//! request at a time through route → authorize → throttle → integrate → log, each a small
+//! function over the request's context.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::todo)
+)]
+
+pub mod client;
+pub mod cors;
+pub mod error;
+pub mod jwks;
+pub mod jwt;
+pub mod proxy;
+pub mod router;
+pub mod snapshot;
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::response::Response;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use gatehouse_core::apis::{ApiService, DeployedStage};
+use gatehouse_core::Directory;
+use http::{header, HeaderValue, Request};
+use rand::RngCore;
+
+use crate::client::HttpClient;
+use crate::error::Reject;
+use crate::jwks::JwksCache;
+use crate::jwt::{Authorized, Denied};
+use crate::snapshot::{CompiledStage, Snapshot, DEFAULT_TIMEOUT};
+
+/// Largest request body passed on, as API Gateway's payload limit.
+pub const MAX_PAYLOAD: u64 = 10 * 1024 * 1024;
+
+pub struct Gateway {
+    directory: Arc<Directory>,
+    snapshot: ArcSwap<Snapshot>,
+    client: HttpClient,
+    jwks: JwksCache,
+}
+
+/// What the pipeline learns about a request as it goes.
+#[derive(Default)]
+struct Ctx {
+    request_id: String,
+    stage: Option<Arc<CompiledStage>>,
+    /// The path within the stage.
+    stage_path: String,
+    route: Option<usize>,
+    path_parameters: Vec<(String, String)>,
+    auth: Option<Authorized>,
+    origin: Option<HeaderValue>,
+    host: Option<HeaderValue>,
+    client_ip: Option<IpAddr>,
+}
+
+impl Ctx {
+    fn route(&self) -> Option<&snapshot::CompiledRoute> {
+        self.stage.as_ref()?.routes.get(self.route?)
+    }
+}
+
+/// An id shaped like API Gateway's (`apigw-requestid`).
+fn request_id() -> String {
+    let mut b = [0u8; 11];
+    rand::thread_rng().fill_bytes(&mut b);
+    STANDARD.encode(b)
+}
+
+/// The API id of a `{apiId}.execute-api.{anything}` host.
+pub fn api_id_of_host(host: &str) -> Option<&str> {
+    let (id, rest) = host.split_once('.')?;
+    let rest = rest.get(..12)?;
+    (rest.eq_ignore_ascii_case("execute-api.") && !id.is_empty()).then_some(id)
+}
+
+/// Whether a request names an API by its host (else the listener's own paths, like
+/// `/health`, may answer it).
+pub fn addresses_an_api<B>(req: &Request<B>) -> bool {
+    req.headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| req.uri().host())
+        .and_then(api_id_of_host)
+        .is_some()
+}
+
+impl Gateway {
+    pub fn new(directory: Arc<Directory>) -> Result<Arc<Self>, rustls::Error> {
+        let client = client::build()?;
+        Ok(Arc::new(Self {
+            directory,
+            snapshot: ArcSwap::from_pointee(Snapshot::default()),
+            jwks: JwksCache::new(client.clone()),
+            client,
+        }))
+    }
+
+    /// Compiles the deployed stages and swaps them in; requests in flight finish on the old.
+    pub fn install(&self, stages: &[DeployedStage]) {
+        self.snapshot.store(Arc::new(Snapshot::compile(stages)));
+    }
+
+    /// Keeps the snapshot current: reloads on every change the API service announces.
+    pub fn spawn_reloader(self: &Arc<Self>, apis: Arc<ApiService>) -> tokio::task::JoinHandle<()> {
+        let gw = Arc::clone(self);
+        let mut changes = apis.changes();
+        tokio::spawn(async move {
+            loop {
+                changes.borrow_and_update();
+                let ok = match apis.deployed_stages().await {
+                    Ok(stages) => {
+                        gw.install(&stages);
+                        tracing::debug!(stages = stages.len(), "gateway snapshot installed");
+                        true
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "loading deployed stages failed; retrying");
+                        false
+                    }
+                };
+                if ok {
+                    if changes.changed().await.is_err() {
+                        break;
+                    }
+                } else {
+                    tokio::select! {
+                        r = changes.changed() => if r.is_err() { break },
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    }
+                }
+            }
+        })
+    }
+
+    /// Serves one request of the data plane.
+    pub async fn handle(&self, req: Request<Body>) -> Response {
+        let started = Instant::now();
+        let mut ctx = Ctx {
+            request_id: request_id(),
+            ..Default::default()
+        };
+        let method = req.method().clone();
+        let path = req.uri().path().to_string();
+        let mut resp = match self.pipeline(&mut ctx, req).await {
+            Ok(r) => r,
+            Err(reject) => reject.into_response(),
+        };
+        self.log(&ctx, &method, &path, &mut resp, started);
+        resp
+    }
+
+    async fn pipeline(&self, ctx: &mut Ctx, req: Request<Body>) -> Result<Response, Reject> {
+        self.select(ctx, &req)?;
+        let cors = ctx.stage.as_ref().and_then(|s| s.cors.as_ref());
+        if let Some(resp) = cors::preflight(cors, req.method(), req.headers()) {
+            return Ok(resp);
+        }
+        Self::limits(&req)?;
+        self.route(ctx, &req)?;
+        self.authorize(ctx, req.headers(), req.uri().query())
+            .await?;
+        self.integrate(ctx, req).await
+    }
+
+    /// Selection: the API by host, the stage by the first path segment.
+    fn select(&self, ctx: &mut Ctx, req: &Request<Body>) -> Result<(), Reject> {
+        let host = req
+            .headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .or_else(|| req.uri().host())
+            .ok_or(Reject::NotFound)?;
+        ctx.host = HeaderValue::from_str(host).ok();
+        ctx.origin = req.headers().get(header::ORIGIN).cloned();
+        ctx.client_ip = req
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
+        let api_id = api_id_of_host(host).ok_or(Reject::NotFound)?;
+        let snapshot = self.snapshot.load();
+        let api = snapshot.apis.get(api_id).ok_or(Reject::NotFound)?;
+        let (stage, path) = api.stage_for(req.uri().path()).ok_or(Reject::NotFound)?;
+        ctx.stage_path = path.to_string();
+        ctx.stage = Some(stage);
+        Ok(())
+    }
+
+    fn limits(req: &Request<Body>) -> Result<(), Reject> {
+        let length = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if length.is_some_and(|l| l > MAX_PAYLOAD) {
+            return Err(Reject::PayloadTooLarge);
+        }
+        Ok(())
+    }
+
+    /// Routing: the stage's route table, AWS's priority.
+    fn route(&self, ctx: &mut Ctx, req: &Request<Body>) -> Result<(), Reject> {
+        let stage = ctx.stage.as_ref().ok_or(Reject::NotFound)?;
+        let m = stage
+            .table
+            .find(req.method().as_str(), &ctx.stage_path)
+            .ok_or(Reject::NotFound)?;
+        ctx.route = Some(m.route);
+        ctx.path_parameters = m.path_parameters;
+        Ok(())
+    }
+
+    /// The route's JWT authorizer, if it has one, and revocation for our own pools.
+    async fn authorize(
+        &self,
+        ctx: &mut Ctx,
+        headers: &http::HeaderMap,
+        query: Option<&str>,
+    ) -> Result<(), Reject> {
+        let Some(route) = ctx.route() else {
+            return Ok(());
+        };
+        let Some(authorizer) = route.authorizer.clone() else {
+            return Ok(());
+        };
+        let scopes = route.scopes.clone();
+        let token = jwt::identity(&authorizer.identity_source, headers, query);
+        match jwt::authorize(
+            &self.directory,
+            &self.jwks,
+            &authorizer,
+            token.as_deref(),
+            &scopes,
+        )
+        .await
+        {
+            Ok(a) => {
+                ctx.auth = Some(a);
+                Ok(())
+            }
+            Err(Denied::Unauthorized(d)) => Err(Reject::Unauthorized(d)),
+            Err(Denied::Forbidden) => Err(Reject::Forbidden),
+        }
+    }
+
+    /// Integration: the route's target.
+    async fn integrate(&self, ctx: &mut Ctx, req: Request<Body>) -> Result<Response, Reject> {
+        let stage = ctx.stage.clone().ok_or(Reject::NotFound)?;
+        let route = ctx.route().ok_or(Reject::NotFound)?;
+        let integration = route.integration.clone().ok_or(Reject::Internal)?;
+        let timeout = match integration.timeout_in_millis {
+            t if t > 0 => Duration::from_millis(t as u64),
+            _ => DEFAULT_TIMEOUT,
+        };
+        match integration.integration_type.to_ascii_uppercase().as_str() {
+            "HTTP_PROXY" => {
+                let template = integration.integration_uri.as_deref().unwrap_or("");
+                let uri = proxy::target_uri(
+                    template,
+                    &ctx.path_parameters,
+                    &stage.stage_variables,
+                    req.uri().query(),
+                );
+                proxy::forward(
+                    &self.client,
+                    proxy::Forward {
+                        uri,
+                        method: integration.integration_method.as_deref(),
+                        timeout,
+                        client_ip: ctx.client_ip,
+                        host: ctx.host.clone(),
+                    },
+                    req,
+                )
+                .await
+            }
+            other => {
+                tracing::warn!(integration = other, "integration type not supported");
+                Err(Reject::Internal)
+            }
+        }
+    }
+
+    /// Logging: request id and CORS on every response, one access log line.
+    fn log(
+        &self,
+        ctx: &Ctx,
+        method: &http::Method,
+        path: &str,
+        resp: &mut Response,
+        started: Instant,
+    ) {
+        let cors = ctx.stage.as_ref().and_then(|s| s.cors.as_ref());
+        let preflight =
+            resp.status() == http::StatusCode::NO_CONTENT && method == http::Method::OPTIONS;
+        if !preflight {
+            cors::decorate(cors, ctx.origin.as_ref(), resp);
+        }
+        if let Ok(v) = HeaderValue::from_str(&ctx.request_id) {
+            resp.headers_mut().insert("apigw-requestid", v);
+        }
+        tracing::info!(
+            target: "gatehouse::access",
+            request_id = %ctx.request_id,
+            api = ctx.stage.as_ref().map(|s| s.api_id.as_str()).unwrap_or("-"),
+            stage = ctx.stage.as_ref().map(|s| s.name.as_str()).unwrap_or("-"),
+            route = ctx.route().map(|r| r.route_key.as_str()).unwrap_or("-"),
+            ip = ?ctx.client_ip,
+            %method,
+            path,
+            status = resp.status().as_u16(),
+            latency_us = started.elapsed().as_micros() as u64,
+            sub = ctx.auth.as_ref().and_then(|a| a.claims.get("sub")).and_then(|s| s.as_str()).unwrap_or("-"),
+            "access"
+        );
+    }
+}

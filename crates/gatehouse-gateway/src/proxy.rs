@@ -1,0 +1,204 @@
+//! HTTP_PROXY integrations: the request passed on to the integration URI (path variables and
+//! stage variables substituted, the query string kept), bodies streamed both ways, hop-by-hop
+//! headers dropped, `X-Forwarded-*` set, over the pooled client; `timeoutInMillis` bounds the
+//! wait for the response headers.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::response::Response;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Method, Request, Uri};
+use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
+
+use crate::client::HttpClient;
+use crate::error::Reject;
+
+/// Characters escaped when a path parameter is put back into a URI path.
+const SEGMENT: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}')
+    .add(b'/');
+
+const HOP_BY_HOP: [&str; 8] = [
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// Removes hop-by-hop headers, including those the `Connection` header names.
+pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
+        .collect();
+    for n in named {
+        headers.remove(n);
+    }
+    for n in HOP_BY_HOP {
+        headers.remove(n);
+    }
+}
+
+/// The integration URI with `{param}`, `{proxy}` and `${stageVariables.x}` filled in.
+pub fn target_uri(
+    template: &str,
+    path_parameters: &[(String, String)],
+    stage_variables: &HashMap<String, String>,
+    query: Option<&str>,
+) -> String {
+    let mut out = String::with_capacity(template.len() + 32);
+    let mut rest = template;
+    while let Some(start) = rest.find('{') {
+        let dollar = start > 0 && rest.as_bytes()[start - 1] == b'$';
+        let Some(len) = rest[start..].find('}') else {
+            break;
+        };
+        let name = &rest[start + 1..start + len];
+        let value = if dollar {
+            name.strip_prefix("stageVariables.")
+                .and_then(|v| stage_variables.get(v))
+                .cloned()
+        } else {
+            let name = name.trim_end_matches('+');
+            path_parameters
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| {
+                    v.split('/')
+                        .map(|seg| utf8_percent_encode(seg, SEGMENT).to_string())
+                        .collect::<Vec<_>>()
+                        .join("/")
+                })
+        };
+        let keep = if dollar { start - 1 } else { start };
+        out.push_str(&rest[..keep]);
+        out.push_str(value.as_deref().unwrap_or(""));
+        rest = &rest[start + len + 1..];
+    }
+    out.push_str(rest);
+    if let Some(q) = query.filter(|q| !q.is_empty()) {
+        out.push(if out.contains('?') { '&' } else { '?' });
+        out.push_str(q);
+    }
+    out
+}
+
+/// What the proxy needs to know about the request beyond the request itself.
+pub struct Forward<'a> {
+    pub uri: String,
+    pub method: Option<&'a str>,
+    pub timeout: Duration,
+    pub client_ip: Option<IpAddr>,
+    pub host: Option<HeaderValue>,
+}
+
+pub async fn forward(
+    client: &HttpClient,
+    fwd: Forward<'_>,
+    req: Request<Body>,
+) -> Result<Response, Reject> {
+    let (parts, body) = req.into_parts();
+    let uri: Uri = fwd.uri.parse().map_err(|e| {
+        tracing::warn!(uri = %fwd.uri, error = %e, "integration URI is not a valid URI");
+        Reject::Internal
+    })?;
+    let method = match fwd.method.filter(|m| !m.eq_ignore_ascii_case("ANY")) {
+        Some(m) => {
+            Method::from_bytes(m.to_ascii_uppercase().as_bytes()).map_err(|_| Reject::Internal)?
+        }
+        None => parts.method.clone(),
+    };
+    let mut headers = parts.headers;
+    strip_hop_by_hop(&mut headers);
+    headers.remove(header::HOST);
+    if let Some(ip) = fwd.client_ip {
+        let xff = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+            Some(prev) => format!("{prev}, {ip}"),
+            None => ip.to_string(),
+        };
+        if let Ok(v) = HeaderValue::from_str(&xff) {
+            headers.insert("x-forwarded-for", v);
+        }
+    }
+    headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
+    if let Some(host) = fwd.host {
+        headers.insert("x-forwarded-host", host);
+    }
+    let mut out = Request::new(body);
+    *out.method_mut() = method;
+    *out.uri_mut() = uri;
+    *out.headers_mut() = headers;
+    let resp = match tokio::time::timeout(fwd.timeout, client.request(out)).await {
+        Err(_) => return Err(Reject::Unavailable),
+        Ok(Err(e)) => {
+            tracing::warn!(uri = %fwd.uri, error = %e, "integration request failed");
+            return Err(Reject::Internal);
+        }
+        Ok(Ok(r)) => r,
+    };
+    let (mut parts, body) = resp.into_parts();
+    strip_hop_by_hop(&mut parts.headers);
+    Ok(Response::from_parts(parts, Body::new(body)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fills_variables() {
+        let params = vec![
+            ("proxy".to_string(), "a/b c/d".to_string()),
+            ("id".to_string(), "x?y".to_string()),
+        ];
+        let vars = HashMap::from([("host".to_string(), "backend:9".to_string())]);
+        assert_eq!(
+            target_uri(
+                "http://${stageVariables.host}/p/{id}/{proxy}",
+                &params,
+                &vars,
+                Some("q=1")
+            ),
+            "http://backend:9/p/x%3Fy/a/b%20c/d?q=1"
+        );
+        assert_eq!(
+            target_uri("http://h/x?a=1", &[], &vars, Some("b=2")),
+            "http://h/x?a=1&b=2"
+        );
+        assert_eq!(
+            target_uri("http://h/{proxy+}", &params, &vars, None),
+            "http://h/a/b%20c/d"
+        );
+    }
+
+    #[test]
+    fn strips_hop_by_hop() {
+        let mut h = HeaderMap::new();
+        h.insert("connection", HeaderValue::from_static("close, x-custom"));
+        h.insert("x-custom", HeaderValue::from_static("1"));
+        h.insert("keep-alive", HeaderValue::from_static("5"));
+        h.insert("x-keep", HeaderValue::from_static("1"));
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h.len(), 1);
+        assert!(h.contains_key("x-keep"));
+    }
+}

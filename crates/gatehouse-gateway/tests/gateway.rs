@@ -1,0 +1,524 @@
+//! The data plane driven through `Gateway::handle` with a real upstream on a local port,
+//! tokens signed by a real pool's keys (and by a remote issuer served from a local port).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
+use axum::body::Body;
+use axum::extract::Request;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use gatehouse_core::apis::DeployedStage;
+use gatehouse_core::crypt::SecretBox;
+use gatehouse_core::env::{OsRandom, SystemClock};
+use gatehouse_core::messages::Outbox;
+use gatehouse_core::password::PasswordHasher;
+use gatehouse_core::pools::NewPool;
+use gatehouse_core::{Directory, DirectoryConfig};
+use gatehouse_gateway::Gateway;
+use gatehouse_store::apis::{
+    Authorizer, Cors, DeploymentSnapshot, HttpApi, Integration, Route, Stage,
+};
+use gatehouse_store::sqlite::SqliteStore;
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+
+const PUBLIC_URL: &str = "http://issuer.test:9229";
+
+struct Env {
+    _dir: tempfile::TempDir,
+    directory: Arc<Directory>,
+    gw: Arc<Gateway>,
+    pool_id: String,
+    upstream: SocketAddr,
+}
+
+async fn echo(req: Request) -> impl IntoResponse {
+    let headers: BTreeMap<String, String> = req
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
+        .collect();
+    let method = req.method().to_string();
+    let uri = req.uri().to_string();
+    let body = req.into_body().collect().await.unwrap().to_bytes();
+    (
+        [
+            ("access-control-allow-origin", "http://evil.example"),
+            ("x-upstream", "yes"),
+        ],
+        Json(json!({
+            "method": method,
+            "uri": uri,
+            "headers": headers,
+            "body": String::from_utf8_lossy(&body),
+        })),
+    )
+}
+
+async fn serve(router: Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    addr
+}
+
+async fn upstream() -> SocketAddr {
+    serve(
+        Router::new()
+            .route(
+                "/slow",
+                get(|| async {
+                    tokio::time::sleep(Duration::from_millis(1500)).await;
+                    "slow"
+                }),
+            )
+            .fallback(echo),
+    )
+    .await
+}
+
+async fn env() -> Env {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(&dir.path().join("g.db")).unwrap());
+    let directory = Arc::new(Directory::new(
+        store,
+        PasswordHasher::new(1).unwrap(),
+        Arc::new(Outbox::new(dir.path().join("outbox.jsonl"))),
+        Arc::new(SystemClock),
+        Arc::new(OsRandom),
+        SecretBox::new(&[7u8; 32]).unwrap(),
+        DirectoryConfig {
+            public_url: PUBLIC_URL.into(),
+            region: "us-east-1".into(),
+            account_id: "000000000000".into(),
+        },
+    ));
+    let pool = directory
+        .create_pool(NewPool {
+            name: "p".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let gw = Gateway::new(Arc::clone(&directory)).unwrap();
+    Env {
+        _dir: dir,
+        directory,
+        gw,
+        pool_id: pool.id,
+        upstream: upstream().await,
+    }
+}
+
+fn route(key: &str, target: &str, auth: Option<(&str, &[&str])>) -> Route {
+    Route {
+        id: key.replace(' ', "_"),
+        route_key: key.into(),
+        target: Some(format!("integrations/{target}")),
+        authorization_type: if auth.is_some() { "JWT" } else { "NONE" }.into(),
+        authorizer_id: auth.map(|(a, _)| a.to_string()),
+        authorization_scopes: auth
+            .map(|(_, s)| s.iter().map(|x| x.to_string()).collect())
+            .unwrap_or_default(),
+        ..Default::default()
+    }
+}
+
+fn http_integration(id: &str, uri: String, timeout_ms: i64) -> Integration {
+    Integration {
+        id: id.into(),
+        integration_type: "HTTP_PROXY".into(),
+        integration_uri: Some(uri),
+        integration_method: Some("ANY".into()),
+        payload_format_version: "1.0".into(),
+        timeout_in_millis: timeout_ms,
+        ..Default::default()
+    }
+}
+
+fn deploy(api_id: &str, stage: &str, snap: DeploymentSnapshot) -> DeployedStage {
+    DeployedStage {
+        api: Arc::new(HttpApi {
+            id: api_id.into(),
+            ..Default::default()
+        }),
+        stage: Stage {
+            name: stage.into(),
+            deployment_id: Some(snap.deployment_id.clone()),
+            ..Default::default()
+        },
+        snapshot: Arc::new(snap),
+    }
+}
+
+fn standard_api(e: &Env, issuer: &str) -> DeploymentSnapshot {
+    let up = e.upstream;
+    DeploymentSnapshot {
+        api_id: "abc123".into(),
+        deployment_id: "d1".into(),
+        cors: Some(Cors {
+            allow_origins: vec!["https://app.example".into()],
+            allow_methods: vec!["GET".into(), "POST".into()],
+            allow_headers: vec!["authorization".into()],
+            expose_headers: vec!["x-upstream".into()],
+            allow_credentials: None,
+            max_age: Some(300),
+        }),
+        routes: vec![
+            route("GET /pets/{id}", "i1", None),
+            route("ANY /files/{proxy+}", "i1", None),
+            route("GET /private", "i1", Some(("a1", &[]))),
+            route("GET /admin", "i1", Some(("a1", &["admin/write"]))),
+            route("GET /slow", "slow", None),
+            route("GET /down", "down", None),
+        ],
+        integrations: vec![
+            http_integration("i1", format!("http://{up}/{{proxy}}"), 0),
+            http_integration("slow", format!("http://{up}/slow"), 300),
+            http_integration("down", "http://127.0.0.1:1/x".into(), 0),
+        ],
+        authorizers: vec![Authorizer {
+            id: "a1".into(),
+            name: "cognito".into(),
+            authorizer_type: "JWT".into(),
+            identity_source: vec!["$request.header.Authorization".into()],
+            jwt_audience: vec!["client-1".into()],
+            jwt_issuer: Some(issuer.into()),
+        }],
+    }
+}
+
+async fn call(
+    gw: &Gateway,
+    method: &str,
+    host: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (u16, http::HeaderMap, Value) {
+    let mut req = http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", host);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = gw.handle(req.body(Body::empty()).unwrap()).await;
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    let v = serde_json::from_slice(&body)
+        .unwrap_or(Value::String(String::from_utf8_lossy(&body).into_owned()));
+    (status, headers, v)
+}
+
+const HOST: &str = "abc123.execute-api.localhost:8080";
+
+#[tokio::test]
+async fn routes_and_proxies() {
+    let e = env().await;
+    let issuer = e.directory.config().issuer(&e.pool_id);
+    let mut snap = standard_api(&e, &issuer);
+    // The pets route fills {id} into a different URI.
+    snap.integrations.push(http_integration(
+        "pets",
+        format!("http://{}/backend/pets/{{id}}", e.upstream),
+        0,
+    ));
+    snap.routes[0].target = Some("integrations/pets".into());
+    e.gw.install(&[
+        deploy("abc123", "$default", snap.clone()),
+        deploy("abc123", "prod", snap),
+    ]);
+
+    let (s, h, v) = call(
+        &e.gw,
+        "GET",
+        HOST,
+        "/pets/a%20b?x=1",
+        &[
+            ("x-forwarded-for", "10.0.0.1"),
+            ("connection", "x-drop"),
+            ("x-drop", "1"),
+        ],
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["uri"], "/backend/pets/a%20b?x=1");
+    assert_eq!(v["headers"]["x-forwarded-host"], HOST);
+    assert_eq!(v["headers"]["x-forwarded-proto"], "http");
+    assert!(v["headers"].get("x-drop").is_none());
+    assert!(h.contains_key("apigw-requestid"));
+
+    let (s, _, v) = call(&e.gw, "POST", HOST, "/prod/files/a/b/c.txt", &[]).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["method"], "POST");
+    assert_eq!(v["uri"], "/a/b/c.txt");
+
+    for (host, path) in [
+        (HOST, "/nothing"),
+        (HOST, "/pets"),
+        ("other.execute-api.localhost", "/pets/1"),
+        ("localhost:8080", "/pets/1"),
+    ] {
+        let (s, h, v) = call(&e.gw, "GET", host, path, &[]).await;
+        assert_eq!(
+            (s, v),
+            (404, json!({"message": "Not Found"})),
+            "{host}{path}"
+        );
+        assert!(h.contains_key("apigw-requestid"));
+    }
+}
+
+#[tokio::test]
+async fn integration_failures() {
+    let e = env().await;
+    let issuer = e.directory.config().issuer(&e.pool_id);
+    e.gw.install(&[deploy("abc123", "$default", standard_api(&e, &issuer))]);
+    let (s, _, v) = call(&e.gw, "GET", HOST, "/slow", &[]).await;
+    assert_eq!((s, v), (503, json!({"message": "Service Unavailable"})));
+    let (s, _, v) = call(&e.gw, "GET", HOST, "/down", &[]).await;
+    assert_eq!((s, v), (500, json!({"message": "Internal Server Error"})));
+    let (s, _, v) = call(
+        &e.gw,
+        "POST",
+        HOST,
+        "/files/x",
+        &[("content-length", "10485761")],
+    )
+    .await;
+    assert_eq!(s, 413, "{v}");
+}
+
+#[tokio::test]
+async fn cors_preflight_and_headers() {
+    let e = env().await;
+    let issuer = e.directory.config().issuer(&e.pool_id);
+    e.gw.install(&[deploy("abc123", "$default", standard_api(&e, &issuer))]);
+    // Preflight of a JWT route: answered before the authorizer.
+    let (s, h, _) = call(
+        &e.gw,
+        "OPTIONS",
+        HOST,
+        "/private",
+        &[
+            ("origin", "https://app.example"),
+            ("access-control-request-method", "GET"),
+        ],
+    )
+    .await;
+    assert_eq!(s, 204);
+    assert_eq!(h["access-control-allow-origin"], "https://app.example");
+    assert_eq!(h["access-control-allow-methods"], "GET,POST");
+    assert_eq!(h["access-control-max-age"], "300");
+    // The backend's CORS headers are replaced by the API's.
+    let (s, h, _) = call(
+        &e.gw,
+        "GET",
+        HOST,
+        "/pets/1",
+        &[("origin", "https://app.example")],
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(h["access-control-allow-origin"], "https://app.example");
+    assert_eq!(h["access-control-expose-headers"], "x-upstream");
+    let (_, h, _) = call(
+        &e.gw,
+        "GET",
+        HOST,
+        "/pets/1",
+        &[("origin", "https://evil.example")],
+    )
+    .await;
+    assert!(!h.contains_key("access-control-allow-origin"));
+}
+
+fn claims(e: &Env, extra: Value) -> Value {
+    let now = e.directory.now();
+    let mut c = json!({
+        "sub": "u1",
+        "iss": e.directory.config().issuer(&e.pool_id),
+        "client_id": "client-1",
+        "token_use": "access",
+        "scope": "aws.cognito.signin.user.admin",
+        "iat": now,
+        "exp": now + 3600,
+        "jti": "j1",
+        "origin_jti": "o1",
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        if v.is_null() {
+            c.as_object_mut().unwrap().remove(k);
+        } else {
+            c[k] = v.clone();
+        }
+    }
+    c
+}
+
+#[tokio::test]
+async fn jwt_authorizer_for_own_pool() {
+    let e = env().await;
+    let issuer = e.directory.config().issuer(&e.pool_id);
+    e.gw.install(&[deploy("abc123", "$default", standard_api(&e, &issuer))]);
+    let sign = |extra: Value| {
+        let c = claims(&e, extra);
+        let d = Arc::clone(&e.directory);
+        let pool = e.pool_id.clone();
+        async move { d.sign_with_pool_key(&pool, &c).await.unwrap() }
+    };
+
+    let (s, h, v) = call(&e.gw, "GET", HOST, "/private", &[]).await;
+    assert_eq!((s, v), (401, json!({"message": "Unauthorized"})));
+    assert!(h["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .starts_with("Bearer"));
+
+    let good = sign(json!({})).await;
+    for value in [format!("Bearer {good}"), good.clone()] {
+        let (s, _, v) = call(&e.gw, "GET", HOST, "/private", &[("authorization", &value)]).await;
+        assert_eq!(s, 200, "{v}");
+        assert_eq!(v["headers"]["authorization"], value.as_str());
+    }
+    // An ID token: aud instead of client_id.
+    let id = sign(json!({"client_id": null, "aud": "client-1", "token_use": "id"})).await;
+    let (s, _, _) = call(&e.gw, "GET", HOST, "/private", &[("authorization", &id)]).await;
+    assert_eq!(s, 200);
+
+    let cases = [
+        (json!({"exp": e.directory.now() - 120}), "expired"),
+        (json!({"client_id": "other"}), "audience"),
+        (json!({"aud": "other"}), "audience"),
+        (
+            json!({"iss": format!("{PUBLIC_URL}/us-east-1_other")}),
+            "issuer",
+        ),
+        (json!({"nbf": e.directory.now() + 600}), "not valid yet"),
+        (json!({"exp": null}), "exp"),
+    ];
+    for (extra, why) in cases {
+        let t = sign(extra.clone()).await;
+        let (s, h, _) = call(&e.gw, "GET", HOST, "/private", &[("authorization", &t)]).await;
+        assert_eq!(s, 401, "{extra}");
+        let www = h["www-authenticate"].to_str().unwrap();
+        assert!(
+            www.contains("error=\"invalid_token\"") && www.contains(why),
+            "{www}"
+        );
+    }
+    // A tampered signature.
+    let mut bad = good.clone();
+    bad.pop();
+    bad.push(if good.ends_with('A') { 'B' } else { 'A' });
+    let (s, _, _) = call(&e.gw, "GET", HOST, "/private", &[("authorization", &bad)]).await;
+    assert_eq!(s, 401);
+
+    // Scopes: one match needed.
+    let (s, _, v) = call(&e.gw, "GET", HOST, "/admin", &[("authorization", &good)]).await;
+    assert_eq!((s, v), (403, json!({"message": "Forbidden"})));
+    let admin = sign(json!({"scope": "openid admin/write"})).await;
+    let (s, _, _) = call(&e.gw, "GET", HOST, "/admin", &[("authorization", &admin)]).await;
+    assert_eq!(s, 200);
+}
+
+#[tokio::test]
+async fn snapshot_swap_keeps_requests_in_flight() {
+    let e = env().await;
+    let issuer = e.directory.config().issuer(&e.pool_id);
+    let mut snap = standard_api(&e, &issuer);
+    snap.integrations[1].timeout_in_millis = 5000;
+    e.gw.install(&[deploy("abc123", "$default", snap)]);
+    let gw = Arc::clone(&e.gw);
+    let slow = tokio::spawn(async move { call(&gw, "GET", HOST, "/slow", &[]).await });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The new deployment drops every route; the request in flight still completes.
+    let empty = DeploymentSnapshot {
+        api_id: "abc123".into(),
+        deployment_id: "d2".into(),
+        ..Default::default()
+    };
+    e.gw.install(&[deploy("abc123", "$default", empty)]);
+    let (s, _, _) = call(&e.gw, "GET", HOST, "/pets/1", &[]).await;
+    assert_eq!(s, 404);
+    let (s, _, v) = slow.await.unwrap();
+    assert_eq!((s, v), (200, Value::String("slow".into())));
+}
+
+/// A remote OIDC issuer with an ES256 key, its discovery and JWKS served locally.
+#[tokio::test]
+async fn jwt_authorizer_for_remote_issuer() {
+    let e = env().await;
+    let rng = SystemRandom::new();
+    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+    let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref()).unwrap();
+    let point = key.public_key().as_ref().to_vec();
+    let jwk = json!({"kty": "EC", "crv": "P-256", "kid": "k1", "use": "sig",
+        "x": URL_SAFE_NO_PAD.encode(&point[1..33]), "y": URL_SAFE_NO_PAD.encode(&point[33..65])});
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let issuer = format!("http://{addr}/realm");
+    let jwks_uri = format!("http://{addr}/realm/jwks");
+    let app = Router::new()
+        .route(
+            "/realm/.well-known/openid-configuration",
+            get(move || {
+                let jwks_uri = jwks_uri.clone();
+                async move { Json(json!({"jwks_uri": jwks_uri})) }
+            }),
+        )
+        .route(
+            "/realm/jwks",
+            get(move || {
+                let jwk = jwk.clone();
+                async move { Json(json!({"keys": [jwk]})) }
+            }),
+        );
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    e.gw.install(&[deploy("abc123", "$default", standard_api(&e, &issuer))]);
+
+    let sign = |kid: &str, c: Value| {
+        let h = URL_SAFE_NO_PAD.encode(json!({"alg": "ES256", "kid": kid}).to_string());
+        let p = URL_SAFE_NO_PAD.encode(c.to_string());
+        let input = format!("{h}.{p}");
+        let sig = key.sign(&rng, input.as_bytes()).unwrap();
+        format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig.as_ref()))
+    };
+    let now = e.directory.now();
+    let good = sign(
+        "k1",
+        json!({"iss": issuer, "aud": ["x", "client-1"], "exp": now + 60, "scp": ["admin/write"]}),
+    );
+    let (s, _, v) = call(
+        &e.gw,
+        "GET",
+        HOST,
+        "/admin",
+        &[("authorization", &format!("Bearer {good}"))],
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let unknown = sign(
+        "k2",
+        json!({"iss": issuer, "aud": "client-1", "exp": now + 60}),
+    );
+    let (s, h, _) = call(
+        &e.gw,
+        "GET",
+        HOST,
+        "/private",
+        &[("authorization", &unknown)],
+    )
+    .await;
+    assert_eq!(s, 401);
+    assert!(h["www-authenticate"].to_str().unwrap().contains("JWKS"));
+}
