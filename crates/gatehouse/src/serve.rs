@@ -15,11 +15,15 @@ use axum::routing::get;
 use axum::{Json, Router};
 use clap::Args;
 use gatehouse_cognito::{Admission, CognitoApi, OperationName};
+use gatehouse_core::apis::ApiService;
 use gatehouse_core::env::{OsRandom, SystemClock};
 use gatehouse_core::messages::{Messenger, Outbox, Smtp};
 use gatehouse_core::password::PasswordHasher;
 use gatehouse_core::{Directory, DirectoryConfig};
+use gatehouse_mgmt::MgmtApi;
+use gatehouse_sigv4::KeyLookup;
 use gatehouse_store::sqlite::SqliteStore;
+use gatehouse_store::ApiStore;
 use serde_json::json;
 use tokio::net::TcpListener;
 use tracing::Instrument;
@@ -120,6 +124,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         bail!("--config: declarative configuration files are not supported by this build yet");
     }
     let store = Arc::new(open_store(&args.data_dir)?);
+    let api_store: Arc<dyn ApiStore> = Arc::clone(&store) as Arc<dyn ApiStore>;
     let public_url = args
         .public_url
         .clone()
@@ -146,22 +151,44 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             account_id: "000000000000".into(),
         },
     ));
-    let admission = if args.dev {
+    let admin_keys: Option<Arc<dyn KeyLookup + Send + Sync>> = if args.dev {
         tracing::warn!(
             "DEV MODE: admin operations accept ANY signature. Never expose this server."
         );
-        Admission::AcceptAny
+        None
     } else {
         let keys = crate::admin_keys::load(
             &args.data_dir,
             args.admin_access_key_id.clone(),
             args.admin_secret_access_key.clone(),
         )?;
-        Admission::Verify(Arc::new(keys))
+        Some(Arc::new(keys))
     };
+    let admission = match &admin_keys {
+        Some(keys) => Admission::Verify(Arc::clone(keys)),
+        None => Admission::AcceptAny,
+    };
+    let apis = Arc::new(ApiService::new(
+        Arc::clone(&api_store),
+        Arc::new(SystemClock),
+        Arc::new(OsRandom),
+        format!("localhost:{}", args.gateway_listen.port()),
+    ));
+    let mgmt = Arc::new(MgmtApi {
+        apis: Arc::clone(&apis),
+        admission: match admin_keys {
+            Some(keys) => gatehouse_mgmt::Admission::Verify(keys),
+            None => gatehouse_mgmt::Admission::AcceptAny,
+        },
+    });
 
     let metrics = Arc::new(Metrics::default());
-    let control = control_router(Arc::clone(&directory), admission, Arc::clone(&metrics));
+    let control = control_router(
+        Arc::clone(&directory),
+        admission,
+        mgmt,
+        Arc::clone(&metrics),
+    );
     let gateway = gateway_router(metrics);
     let control_listener = TcpListener::bind(args.listen)
         .await
@@ -227,6 +254,7 @@ async fn shutdown_signal() {
 fn control_router(
     directory: Arc<Directory>,
     admission: Admission,
+    mgmt: Arc<MgmtApi>,
     metrics: Arc<Metrics>,
 ) -> Router {
     let cognito = gatehouse_cognito::router(Arc::new(CognitoApi {
@@ -238,6 +266,7 @@ fn control_router(
         .route("/health", get(health))
         .route("/metrics", get(move || async move { m.render() }))
         .merge(cognito)
+        .merge(gatehouse_mgmt::router(mgmt))
         .merge(gatehouse_oauth::router(directory))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(

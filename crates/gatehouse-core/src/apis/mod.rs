@@ -2,7 +2,23 @@
 //! deployments) and what the data plane reads: the deployed stages and their snapshots, with
 //! a generation counter that moves whenever what is served changes.
 
+pub mod authorizers;
+mod edit;
+pub mod error;
+pub mod http_apis;
+pub mod integrations;
+pub mod route_key;
+pub mod routes;
+pub mod stages;
+
 use std::sync::Arc;
+
+pub use authorizers::AuthorizerInput;
+pub use error::{ApiError, ApiResult};
+pub use http_apis::ApiInput;
+pub use integrations::IntegrationInput;
+pub use routes::RouteInput;
+pub use stages::StageInput;
 
 use gatehouse_store::apis::{DeploymentSnapshot, HttpApi, Stage};
 use gatehouse_store::{ApiStore, Page};
@@ -26,6 +42,8 @@ pub struct ApiService {
     /// The base of `apiEndpoint`: `http://{apiId}.execute-api.{suffix}`.
     pub(crate) endpoint_suffix: String,
     generation: watch::Sender<u64>,
+    /// Serializes management changes: each is a read-modify-write of one API document.
+    pub(crate) edit_lock: tokio::sync::Mutex<()>,
 }
 
 impl ApiService {
@@ -44,6 +62,7 @@ impl ApiService {
             rng,
             endpoint_suffix,
             generation,
+            edit_lock: tokio::sync::Mutex::new(()),
         }
     }
 
