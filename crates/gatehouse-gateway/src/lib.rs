@@ -11,9 +11,11 @@ pub mod cors;
 pub mod error;
 pub mod jwks;
 pub mod jwt;
+pub mod lambda;
 pub mod proxy;
 pub mod router;
 pub mod snapshot;
+pub mod throttle;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -28,6 +30,7 @@ use base64::Engine;
 use gatehouse_core::apis::{ApiService, DeployedStage};
 use gatehouse_core::Directory;
 use http::{header, HeaderValue, Request};
+use http_body_util::BodyExt;
 use rand::RngCore;
 
 use crate::client::HttpClient;
@@ -39,7 +42,17 @@ use crate::snapshot::{CompiledStage, Snapshot, DEFAULT_TIMEOUT};
 /// Largest request body passed on, as API Gateway's payload limit.
 pub const MAX_PAYLOAD: u64 = 10 * 1024 * 1024;
 
+/// Where the data plane reaches what is outside it.
+#[derive(Debug, Clone, Default)]
+pub struct GatewayConfig {
+    /// The Lambda Invoke API's base URL (`AWS_ENDPOINT_URL_LAMBDA`).
+    pub lambda_endpoint: Option<String>,
+    /// The account id in Lambda events.
+    pub account_id: String,
+}
+
 pub struct Gateway {
+    config: GatewayConfig,
     directory: Arc<Directory>,
     snapshot: ArcSwap<Snapshot>,
     client: HttpClient,
@@ -59,6 +72,8 @@ struct Ctx {
     origin: Option<HeaderValue>,
     host: Option<HeaderValue>,
     client_ip: Option<IpAddr>,
+    /// Answered as a CORS preflight (its headers are already set).
+    preflight: bool,
 }
 
 impl Ctx {
@@ -93,9 +108,13 @@ pub fn addresses_an_api<B>(req: &Request<B>) -> bool {
 }
 
 impl Gateway {
-    pub fn new(directory: Arc<Directory>) -> Result<Arc<Self>, rustls::Error> {
+    pub fn new(
+        directory: Arc<Directory>,
+        config: GatewayConfig,
+    ) -> Result<Arc<Self>, rustls::Error> {
         let client = client::build()?;
         Ok(Arc::new(Self {
+            config,
             directory,
             snapshot: ArcSwap::from_pointee(Snapshot::default()),
             jwks: JwksCache::new(client.clone()),
@@ -161,12 +180,14 @@ impl Gateway {
         self.select(ctx, &req)?;
         let cors = ctx.stage.as_ref().and_then(|s| s.cors.as_ref());
         if let Some(resp) = cors::preflight(cors, req.method(), req.headers()) {
+            ctx.preflight = true;
             return Ok(resp);
         }
         Self::limits(&req)?;
         self.route(ctx, &req)?;
         self.authorize(ctx, req.headers(), req.uri().query())
             .await?;
+        self.throttle(ctx)?;
         self.integrate(ctx, req).await
     }
 
@@ -250,6 +271,14 @@ impl Gateway {
         }
     }
 
+    /// Throttling: the route's token bucket.
+    fn throttle(&self, ctx: &Ctx) -> Result<(), Reject> {
+        match ctx.route().and_then(|r| r.bucket.as_ref()) {
+            Some(b) if !b.try_take(Instant::now()) => Err(Reject::TooManyRequests),
+            _ => Ok(()),
+        }
+    }
+
     /// Integration: the route's target.
     async fn integrate(&self, ctx: &mut Ctx, req: Request<Body>) -> Result<Response, Reject> {
         let stage = ctx.stage.clone().ok_or(Reject::NotFound)?;
@@ -281,6 +310,41 @@ impl Gateway {
                 )
                 .await
             }
+            "AWS_PROXY" => {
+                let (parts, body) = req.into_parts();
+                let body = http_body_util::Limited::new(body, MAX_PAYLOAD as usize)
+                    .collect()
+                    .await
+                    .map_err(|_| Reject::PayloadTooLarge)?
+                    .to_bytes();
+                let event_ctx = lambda::EventContext {
+                    account_id: &self.config.account_id,
+                    api_id: &stage.api_id,
+                    stage: &stage.name,
+                    route_key: &route.route_key,
+                    request_id: &ctx.request_id,
+                    source_ip: ctx.client_ip.map(|i| i.to_string()).unwrap_or_default(),
+                    path_parameters: &ctx.path_parameters,
+                    stage_variables: &stage.stage_variables,
+                    auth: ctx.auth.as_ref(),
+                    now_ms: self.directory.now() * 1000,
+                };
+                let v2 = integration.payload_format_version != "1.0";
+                let event = if v2 {
+                    lambda::event_v2(&parts, &body, &event_ctx)
+                } else {
+                    lambda::event_v1(&parts, &body, &event_ctx)
+                };
+                lambda::invoke(
+                    &self.client,
+                    self.config.lambda_endpoint.as_deref(),
+                    integration.integration_uri.as_deref().unwrap_or(""),
+                    event,
+                    v2,
+                    timeout,
+                )
+                .await
+            }
             other => {
                 tracing::warn!(integration = other, "integration type not supported");
                 Err(Reject::Internal)
@@ -298,9 +362,7 @@ impl Gateway {
         started: Instant,
     ) {
         let cors = ctx.stage.as_ref().and_then(|s| s.cors.as_ref());
-        let preflight =
-            resp.status() == http::StatusCode::NO_CONTENT && method == http::Method::OPTIONS;
-        if !preflight {
+        if !ctx.preflight {
             cors::decorate(cors, ctx.origin.as_ref(), resp);
         }
         if let Ok(v) = HeaderValue::from_str(&ctx.request_id) {

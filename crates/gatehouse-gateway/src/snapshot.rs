@@ -42,6 +42,7 @@ pub struct CompiledRoute {
     pub authorizer: Option<Arc<JwtAuthorizer>>,
     pub scopes: Vec<String>,
     pub settings: RouteSettings,
+    pub bucket: Option<crate::throttle::TokenBucket>,
 }
 
 /// Where a JWT authorizer finds its token.
@@ -173,6 +174,7 @@ fn compile_stage(ds: &DeployedStage) -> Result<CompiledStage, crate::router::Inv
                     })
                 }),
                 scopes: r.authorization_scopes.clone(),
+                bucket: crate::throttle::TokenBucket::from_settings(&settings),
                 settings,
             }
         })

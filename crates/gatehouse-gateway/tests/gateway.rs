@@ -22,7 +22,7 @@ use gatehouse_core::messages::Outbox;
 use gatehouse_core::password::PasswordHasher;
 use gatehouse_core::pools::NewPool;
 use gatehouse_core::{Directory, DirectoryConfig};
-use gatehouse_gateway::Gateway;
+use gatehouse_gateway::{Gateway, GatewayConfig};
 use gatehouse_store::apis::{
     Authorizer, Cors, DeploymentSnapshot, HttpApi, Integration, Route, Stage,
 };
@@ -85,6 +85,42 @@ async fn upstream() -> SocketAddr {
     .await
 }
 
+/// A Lambda Invoke API double: `echo` returns the event it got as its body, `bare` a JSON
+/// object without statusCode, `boom` a function error, `slow` takes a second.
+async fn lambda() -> SocketAddr {
+    serve(
+        Router::new().route(
+            "/2015-03-31/functions/{name}/invocations",
+            axum::routing::post(
+                |axum::extract::Path(name): axum::extract::Path<String>,
+                 body: axum::body::Bytes| async move {
+                    let event: Value = serde_json::from_slice(&body).unwrap();
+                    match name.as_str() {
+                        "echo" => Json(json!({
+                            "statusCode": 202,
+                            "headers": {"content-type": "application/json", "x-fn": "echo"},
+                            "cookies": ["c=1"],
+                            "body": event.to_string(),
+                        }))
+                        .into_response(),
+                        "bare" => Json(json!({"hello": "world"})).into_response(),
+                        "boom" => (
+                            [("x-amz-function-error", "Unhandled")],
+                            Json(json!({"errorMessage": "boom"})),
+                        )
+                            .into_response(),
+                        _ => {
+                            tokio::time::sleep(Duration::from_secs(1)).await;
+                            Json(json!({"statusCode": 200})).into_response()
+                        }
+                    }
+                },
+            ),
+        ),
+    )
+    .await
+}
+
 async fn env() -> Env {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SqliteStore::open(&dir.path().join("g.db")).unwrap());
@@ -108,7 +144,14 @@ async fn env() -> Env {
         })
         .await
         .unwrap();
-    let gw = Gateway::new(Arc::clone(&directory)).unwrap();
+    let gw = Gateway::new(
+        Arc::clone(&directory),
+        GatewayConfig {
+            lambda_endpoint: Some(format!("http://{}", lambda().await)),
+            account_id: "123456789012".into(),
+        },
+    )
+    .unwrap();
     Env {
         _dir: dir,
         directory,
@@ -521,4 +564,143 @@ async fn jwt_authorizer_for_remote_issuer() {
     .await;
     assert_eq!(s, 401);
     assert!(h["www-authenticate"].to_str().unwrap().contains("JWKS"));
+}
+
+fn lambda_integration(id: &str, function: &str, version: &str, timeout_ms: i64) -> Integration {
+    Integration {
+        id: id.into(),
+        integration_type: "AWS_PROXY".into(),
+        integration_uri: Some(format!(
+            "arn:aws:lambda:us-east-1:123456789012:function:{function}"
+        )),
+        payload_format_version: version.into(),
+        timeout_in_millis: timeout_ms,
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn lambda_proxy_payloads() {
+    let e = env().await;
+    let issuer = e.directory.config().issuer(&e.pool_id);
+    let mut snap = standard_api(&e, &issuer);
+    snap.integrations.extend([
+        lambda_integration("echo2", "echo", "2.0", 0),
+        lambda_integration("echo1", "echo", "1.0", 0),
+        lambda_integration("bare", "bare", "2.0", 0),
+        lambda_integration("boom", "boom", "2.0", 0),
+        lambda_integration("slowfn", "slow", "2.0", 200),
+    ]);
+    snap.routes.extend([
+        route("POST /v2/{id}", "echo2", Some(("a1", &[]))),
+        route("GET /v1/{id}", "echo1", None),
+        route("GET /bare", "bare", None),
+        route("GET /boom", "boom", None),
+        route("GET /slowfn", "slowfn", None),
+    ]);
+    let mut stage = deploy("abc123", "prod", snap);
+    stage.stage.stage_variables = BTreeMap::from([("color".to_string(), "blue".to_string())]);
+    e.gw.install(&[stage]);
+    let token = e
+        .directory
+        .sign_with_pool_key(
+            &e.pool_id,
+            &claims(&e, json!({"cognito:groups": ["admins", "ops"]})),
+        )
+        .await
+        .unwrap();
+
+    let req = http::Request::post("/prod/v2/a%20b?x=1&x=2&y=%C3%A9")
+        .header("host", HOST)
+        .header("authorization", format!("Bearer {token}"))
+        .header("cookie", "s=1; t=2")
+        .header("x-multi", "a")
+        .header("x-multi", "b")
+        .body(Body::from("payload"))
+        .unwrap();
+    let resp = e.gw.handle(req).await;
+    assert_eq!(resp.status(), 202);
+    assert_eq!(resp.headers()["x-fn"], "echo");
+    assert_eq!(resp.headers()["set-cookie"], "c=1");
+    let ev: Value =
+        serde_json::from_slice(&resp.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    assert_eq!(ev["version"], "2.0");
+    assert_eq!(ev["routeKey"], "POST /v2/{id}");
+    assert_eq!(ev["rawPath"], "/prod/v2/a%20b");
+    assert_eq!(ev["rawQueryString"], "x=1&x=2&y=%C3%A9");
+    assert_eq!(ev["queryStringParameters"], json!({"x": "1,2", "y": "é"}));
+    assert_eq!(ev["pathParameters"], json!({"id": "a b"}));
+    assert_eq!(ev["stageVariables"], json!({"color": "blue"}));
+    assert_eq!(ev["cookies"], json!(["s=1", "t=2"]));
+    assert_eq!(ev["headers"]["x-multi"], "a,b");
+    assert!(ev["headers"].get("cookie").is_none());
+    assert_eq!(ev["body"], "payload");
+    assert_eq!(ev["isBase64Encoded"], false);
+    let rc = &ev["requestContext"];
+    assert_eq!(rc["accountId"], "123456789012");
+    assert_eq!(rc["apiId"], "abc123");
+    assert_eq!(rc["stage"], "prod");
+    assert_eq!(rc["domainName"], HOST);
+    assert_eq!(rc["domainPrefix"], "abc123");
+    assert_eq!(rc["http"]["method"], "POST");
+    assert_eq!(rc["authorizer"]["jwt"]["claims"]["sub"], "u1");
+    assert_eq!(
+        rc["authorizer"]["jwt"]["claims"]["cognito:groups"],
+        "[admins ops]"
+    );
+    assert_eq!(
+        rc["authorizer"]["jwt"]["claims"]["exp"]
+            .as_str()
+            .unwrap()
+            .len(),
+        10
+    );
+    assert_eq!(
+        rc["authorizer"]["jwt"]["scopes"],
+        json!(["aws.cognito.signin.user.admin"])
+    );
+    assert!(rc["timeEpoch"].as_i64().unwrap() > 1_600_000_000_000);
+
+    let (s, _, ev) = call(&e.gw, "GET", HOST, "/prod/v1/7?a=1&a=2", &[]).await;
+    assert_eq!(s, 202);
+    assert_eq!(ev["version"], "1.0");
+    assert_eq!(ev["resource"], "/v1/{id}");
+    assert_eq!(ev["httpMethod"], "GET");
+    assert_eq!(ev["queryStringParameters"], json!({"a": "2"}));
+    assert_eq!(
+        ev["multiValueQueryStringParameters"],
+        json!({"a": ["1", "2"]})
+    );
+    assert_eq!(ev["pathParameters"], json!({"id": "7"}));
+
+    let (s, h, v) = call(&e.gw, "GET", HOST, "/prod/bare", &[]).await;
+    assert_eq!((s, v), (200, json!({"hello": "world"})));
+    assert_eq!(h["content-type"], "application/json");
+    let (s, _, v) = call(&e.gw, "GET", HOST, "/prod/boom", &[]).await;
+    assert_eq!((s, v), (500, json!({"message": "Internal Server Error"})));
+    let (s, _, v) = call(&e.gw, "GET", HOST, "/prod/slowfn", &[]).await;
+    assert_eq!((s, v), (503, json!({"message": "Service Unavailable"})));
+}
+
+#[tokio::test]
+async fn throttling_per_route() {
+    let e = env().await;
+    let issuer = e.directory.config().issuer(&e.pool_id);
+    let mut stage = deploy("abc123", "$default", standard_api(&e, &issuer));
+    stage.stage.route_settings.insert(
+        "GET /pets/{id}".into(),
+        gatehouse_store::apis::RouteSettings {
+            throttling_burst_limit: Some(2),
+            throttling_rate_limit: Some(0.001),
+            ..Default::default()
+        },
+    );
+    e.gw.install(&[stage]);
+    assert_eq!(call(&e.gw, "GET", HOST, "/pets/1", &[]).await.0, 200);
+    assert_eq!(call(&e.gw, "GET", HOST, "/pets/1", &[]).await.0, 200);
+    let (s, h, v) = call(&e.gw, "GET", HOST, "/pets/1", &[]).await;
+    assert_eq!((s, v), (429, json!({"message": "Too Many Requests"})));
+    assert!(h.contains_key("apigw-requestid"));
+    // Other routes have their own (here: no) limit.
+    assert_eq!(call(&e.gw, "GET", HOST, "/files/x", &[]).await.0, 200);
 }

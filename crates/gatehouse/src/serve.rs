@@ -189,7 +189,18 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         mgmt,
         Arc::clone(&metrics),
     );
-    let gateway = gateway_router(metrics);
+    let data_plane = gatehouse_gateway::Gateway::new(
+        Arc::clone(&directory),
+        gatehouse_gateway::GatewayConfig {
+            lambda_endpoint: std::env::var("AWS_ENDPOINT_URL_LAMBDA")
+                .ok()
+                .filter(|v| !v.is_empty()),
+            account_id: "000000000000".into(),
+        },
+    )
+    .context("building the gateway's HTTP client")?;
+    data_plane.spawn_reloader(Arc::clone(&apis));
+    let gateway = gateway_router(metrics, data_plane);
     let control_listener = TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("binding the control listener {}", args.listen))?;
@@ -275,10 +286,19 @@ fn control_router(
         ))
 }
 
-fn gateway_router(metrics: Arc<Metrics>) -> Router {
+fn gateway_router(metrics: Arc<Metrics>, data_plane: Arc<gatehouse_gateway::Gateway>) -> Router {
+    // Everything goes to the data plane; `/health` only when no API is named by the host, so
+    // an API may have a `/health` route of its own.
     Router::new()
-        .route("/health", get(health))
-        .fallback(not_found)
+        .fallback(move |req: Request<Body>| {
+            let data_plane = Arc::clone(&data_plane);
+            async move {
+                if req.uri().path() == "/health" && !gatehouse_gateway::addresses_an_api(&req) {
+                    return health().await.into_response();
+                }
+                data_plane.handle(req).await
+            }
+        })
         .layer(middleware::from_fn_with_state(
             (metrics, "gateway"),
             request_context,

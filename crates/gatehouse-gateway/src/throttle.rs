@@ -1,0 +1,85 @@
+//! Throttling: a token bucket per route of a stage, from the stage's `defaultRouteSettings`
+//! and its `routeSettings` for the route (`throttlingRateLimit` requests per second refilled
+//! up to `throttlingBurstLimit`). Buckets live in the compiled stage, so a deployment starts
+//! them full.
+
+use std::sync::Mutex;
+use std::time::Instant;
+
+use gatehouse_store::apis::RouteSettings;
+
+#[derive(Debug)]
+pub struct TokenBucket {
+    rate: f64,
+    burst: f64,
+    state: Mutex<(f64, Instant)>,
+}
+
+impl TokenBucket {
+    /// A bucket when the settings limit anything.
+    pub fn from_settings(s: &RouteSettings) -> Option<Self> {
+        if s.throttling_rate_limit.is_none() && s.throttling_burst_limit.is_none() {
+            return None;
+        }
+        // AWS's account-level defaults fill whichever of the two is missing.
+        let rate = s.throttling_rate_limit.unwrap_or(10_000.0).max(0.0);
+        let burst = s.throttling_burst_limit.unwrap_or(5_000).max(0) as f64;
+        Some(Self::new(rate, burst, Instant::now()))
+    }
+
+    pub fn new(rate: f64, burst: f64, now: Instant) -> Self {
+        Self {
+            rate,
+            burst,
+            state: Mutex::new((burst, now)),
+        }
+    }
+
+    /// Takes one token at `now`; false when the bucket is empty.
+    pub fn try_take(&self, now: Instant) -> bool {
+        let Ok(mut s) = self.state.lock() else {
+            return true;
+        };
+        let elapsed = now.saturating_duration_since(s.1).as_secs_f64();
+        s.0 = (s.0 + elapsed * self.rate).min(self.burst);
+        s.1 = now;
+        if s.0 >= 1.0 {
+            s.0 -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn burst_then_rate() {
+        let t0 = Instant::now();
+        let b = TokenBucket::new(2.0, 3.0, t0);
+        assert!(b.try_take(t0) && b.try_take(t0) && b.try_take(t0));
+        assert!(!b.try_take(t0));
+        assert!(b.try_take(t0 + Duration::from_millis(500)));
+        assert!(!b.try_take(t0 + Duration::from_millis(600)));
+        // Refill never exceeds the burst.
+        let later = t0 + Duration::from_secs(100);
+        assert!((0..3).all(|_| b.try_take(later)));
+        assert!(!b.try_take(later));
+    }
+
+    #[test]
+    fn zero_rate_blocks_everything() {
+        let b = TokenBucket::from_settings(&RouteSettings {
+            throttling_rate_limit: Some(0.0),
+            throttling_burst_limit: Some(0),
+            ..Default::default()
+        })
+        .unwrap();
+        assert!(!b.try_take(Instant::now()));
+        assert!(TokenBucket::from_settings(&RouteSettings::default()).is_none());
+    }
+}
