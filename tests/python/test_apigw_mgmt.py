@@ -531,3 +531,162 @@ def test_tutorial_api_steps_with_aws_cli(server, pool):
         assert bad.returncode != 0 and "BadRequestException" in bad.stderr
     finally:
         server.aws("apigatewayv2", "delete-api", "--api-id", api_id)
+
+
+# OpenAPI import, reimport and export
+
+OPENAPI = {
+    "openapi": "3.0.1",
+    "info": {"title": "imported", "version": "2024-01-01", "description": "from a file"},
+    "paths": {
+        "/pets": {
+            "get": {
+                "operationId": "listPets",
+                "security": [{"cognito": ["pets/read"]}],
+                "x-amazon-apigateway-integration": {
+                    "type": "http_proxy", "httpMethod": "GET", "uri": "https://pets.example.com/pets",
+                    "payloadFormatVersion": "1.0", "connectionType": "INTERNET", "timeoutInMillis": 10000,
+                },
+            },
+        },
+        "/pets/{id}": {
+            "x-amazon-apigateway-any-method": {
+                "x-amazon-apigateway-integration": {
+                    "type": "aws_proxy", "uri": "arn:aws:lambda:us-east-1:000000000000:function:pets",
+                    "payloadFormatVersion": "2.0",
+                },
+            },
+        },
+        "/$default": {
+            "x-amazon-apigateway-any-method": {
+                "isDefaultRoute": True,
+                "x-amazon-apigateway-integration": {"type": "http_proxy", "httpMethod": "ANY", "uri": "https://fallback.example.com"},
+            },
+        },
+    },
+    "components": {
+        "securitySchemes": {
+            "cognito": {
+                "type": "oauth2", "flows": {},
+                "x-amazon-apigateway-authorizer": {
+                    "identitySource": "$request.header.Authorization",
+                    "jwtConfiguration": {"audience": ["client1"], "issuer": "https://issuer.example.com/pool"},
+                    "type": "jwt",
+                },
+            },
+        },
+    },
+    "x-amazon-apigateway-cors": {"allowOrigins": ["https://app.example.com"], "allowMethods": ["GET", "POST"]},
+    "x-amazon-apigateway-policy": {"ignored": True},
+}
+
+
+def test_import_export_reimport(apigw):
+    import json as _json
+
+    a = apigw.import_api(Body=_json.dumps(OPENAPI))
+    api_id = a["ApiId"]
+    try:
+        assert a["Name"] == "imported" and a["Version"] == "2024-01-01"
+        assert a["CorsConfiguration"]["AllowOrigins"] == ["https://app.example.com"]
+        assert any("x-amazon-apigateway-policy" in w for w in a["Warnings"])
+        routes = {r["RouteKey"]: r for r in apigw.get_routes(ApiId=api_id)["Items"]}
+        assert set(routes) == {"GET /pets", "ANY /pets/{id}", "$default"}
+        auth = apigw.get_authorizers(ApiId=api_id)["Items"]
+        assert len(auth) == 1 and auth[0]["Name"] == "cognito"
+        assert auth[0]["JwtConfiguration"] == {"Audience": ["client1"], "Issuer": "https://issuer.example.com/pool"}
+        assert auth[0]["IdentitySource"] == ["$request.header.Authorization"]
+        get_pets = routes["GET /pets"]
+        assert get_pets["AuthorizationType"] == "JWT" and get_pets["AuthorizerId"] == auth[0]["AuthorizerId"]
+        assert get_pets["AuthorizationScopes"] == ["pets/read"] and get_pets["OperationName"] == "listPets"
+        integrations = {i["IntegrationId"]: i for i in apigw.get_integrations(ApiId=api_id)["Items"]}
+        target = integrations[get_pets["Target"].split("/")[1]]
+        assert target["IntegrationUri"] == "https://pets.example.com/pets" and target["TimeoutInMillis"] == 10000
+        lam = integrations[routes["ANY /pets/{id}"]["Target"].split("/")[1]]
+        assert lam["IntegrationType"] == "AWS_PROXY" and lam["PayloadFormatVersion"] == "2.0"
+
+        exported = _json.loads(apigw.export_api(ApiId=api_id, Specification="OAS30", OutputType="JSON")["body"].read())
+        assert exported["openapi"].startswith("3.0") and exported["info"]["title"] == "imported"
+        assert set(exported["paths"]) == {"/pets", "/pets/{id}", "/$default"}
+        get_op = exported["paths"]["/pets"]["get"]
+        assert get_op["security"] == [{"cognito": ["pets/read"]}]
+        assert get_op["x-amazon-apigateway-integration"]["uri"] == "https://pets.example.com/pets"
+        assert exported["paths"]["/$default"]["x-amazon-apigateway-any-method"]["isDefaultRoute"] is True
+        assert exported["components"]["securitySchemes"]["cognito"]["x-amazon-apigateway-authorizer"]["type"] == "jwt"
+        assert exported["x-amazon-apigateway-cors"]["allowMethods"] == ["GET", "POST"]
+        bare = _json.loads(apigw.export_api(ApiId=api_id, Specification="OAS30", OutputType="JSON", IncludeExtensions=False)["body"].read())
+        assert "x-amazon-apigateway-integration" not in bare["paths"]["/pets"]["get"]
+
+        # The export imports again into an identical API.
+        again = apigw.import_api(Body=_json.dumps(exported))
+        try:
+            keys = sorted(r["RouteKey"] for r in apigw.get_routes(ApiId=again["ApiId"])["Items"])
+            assert keys == sorted(routes)
+        finally:
+            apigw.delete_api(ApiId=again["ApiId"])
+
+        # Reimport replaces the routing; a stage that auto-deploys follows.
+        apigw.create_stage(ApiId=api_id, StageName="$default", AutoDeploy=True)
+        first = apigw.get_stage(ApiId=api_id, StageName="$default")["DeploymentId"]
+        smaller = dict(OPENAPI, paths={"/only": {"post": {"x-amazon-apigateway-integration": {"type": "http_proxy", "httpMethod": "POST", "uri": "https://only.example.com"}}}})
+        apigw.reimport_api(ApiId=api_id, Body=_json.dumps(smaller))
+        assert [r["RouteKey"] for r in apigw.get_routes(ApiId=api_id)["Items"]] == ["POST /only"]
+        assert len(apigw.get_integrations(ApiId=api_id)["Items"]) == 1
+        assert apigw.get_stage(ApiId=api_id, StageName="$default")["DeploymentId"] != first
+
+        # A stage's export is what that stage serves.
+        staged = _json.loads(apigw.export_api(ApiId=api_id, Specification="OAS30", OutputType="JSON", StageName="$default")["body"].read())
+        assert list(staged["paths"]) == ["/only"]
+    finally:
+        apigw.delete_api(ApiId=api_id)
+
+
+def test_import_errors(apigw):
+    import json as _json
+
+    before = {a["ApiId"] for a in apigw.get_apis()["Items"]}
+    for body in [
+        "not json at all: yaml maybe",
+        "{broken",
+        _json.dumps({"swagger": "2.0", "info": {"title": "x"}, "paths": {}}),
+        _json.dumps({"openapi": "3.0.1", "info": {}, "paths": {}}),
+        _json.dumps(dict(OPENAPI, paths={"/x/{p+}/y": {"get": {}}})),
+        _json.dumps(dict(OPENAPI, paths={"/x": {"get": {"security": [{"nosuch": []}]}}})),
+        _json.dumps(dict(OPENAPI, paths={"/x": {"get": {"x-amazon-apigateway-integration": {"type": "mock"}}}})),
+    ]:
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            apigw.import_api(Body=body)
+        assert error_of(e)[:2] == ("BadRequestException", 400), body
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        apigw.import_api(Body=_json.dumps(OPENAPI), FailOnWarnings=True)
+    assert error_of(e)[:2] == ("BadRequestException", 400)
+    # A refused import leaves no API behind.
+    assert {a["ApiId"] for a in apigw.get_apis()["Items"]} == before
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        apigw.reimport_api(ApiId="nosuchapi0", Body=_json.dumps(OPENAPI))
+    assert error_of(e)[:2] == ("NotFoundException", 404)
+    a = apigw.create_api(Name="exp", ProtocolType="HTTP")
+    try:
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            apigw.export_api(ApiId=a["ApiId"], Specification="SWAGGER2", OutputType="JSON")
+        assert error_of(e)[:2] == ("BadRequestException", 400)
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            apigw.export_api(ApiId=a["ApiId"], Specification="OAS30", OutputType="JSON", StageName="nosuch")
+        assert error_of(e)[:2] == ("NotFoundException", 404)
+    finally:
+        apigw.delete_api(ApiId=a["ApiId"])
+
+
+def test_export_with_aws_cli(server, apigw, tmp_path):
+    import json as _json
+
+    a = apigw.create_api(Name="cli-export", ProtocolType="HTTP", Target=BACKEND)
+    try:
+        out = tmp_path / "api.json"
+        server.aws("apigatewayv2", "export-api", "--api-id", a["ApiId"], "--output-type", "JSON",
+                   "--specification", "OAS30", "--stage-name", "$default", str(out))
+        doc = _json.loads(out.read_text())
+        assert doc["paths"]["/$default"]["x-amazon-apigateway-any-method"]["x-amazon-apigateway-integration"]["uri"] == BACKEND
+        assert doc["servers"][0]["url"] == a["ApiEndpoint"]
+    finally:
+        apigw.delete_api(ApiId=a["ApiId"])

@@ -7,6 +7,7 @@
 )]
 
 mod error;
+mod openapi;
 mod parse;
 mod render;
 
@@ -49,11 +50,15 @@ type Reply = Result<Response, WireError>;
 /// The `/v2/apis…` routes, each behind SigV4 admission.
 pub fn router(api: Arc<MgmtApi>) -> Router {
     Router::new()
-        .route("/v2/apis", get(get_apis).post(create_api))
+        .route("/v2/apis", get(get_apis).post(create_api).put(import_api))
         .route(
             "/v2/apis/{api_id}",
-            get(get_api).patch(update_api).delete(delete_api),
+            get(get_api)
+                .patch(update_api)
+                .delete(delete_api)
+                .put(reimport_api),
         )
+        .route("/v2/apis/{api_id}/exports/{specification}", get(export_api))
         .route("/v2/apis/{api_id}/cors", axum::routing::delete(delete_cors))
         .route(
             "/v2/apis/{api_id}/routes",
@@ -161,8 +166,8 @@ fn no_content() -> Reply {
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// `maxResults` and `nextToken` from the query string.
-fn paging(req: &http::request::Parts) -> Result<(Option<usize>, Option<String>), WireError> {
+/// The query string, decoded.
+fn query(req: &http::request::Parts) -> HashMap<String, String> {
     let mut q: HashMap<String, String> = HashMap::new();
     for pair in req
         .uri
@@ -179,6 +184,12 @@ fn paging(req: &http::request::Parts) -> Result<(Option<usize>, Option<String>),
         };
         q.insert(decode(k), decode(v));
     }
+    q
+}
+
+/// `maxResults` and `nextToken` from the query string.
+fn paging(req: &http::request::Parts) -> Result<(Option<usize>, Option<String>), WireError> {
+    let mut q = query(req);
     let max = q
         .get("maxResults")
         .map(|m| {
@@ -235,6 +246,103 @@ async fn delete_api(State(m): Shared, Path(api_id): Path<String>) -> Reply {
 async fn delete_cors(State(m): Shared, Path(api_id): Path<String>) -> Reply {
     m.apis.delete_cors(&api_id).await?;
     no_content()
+}
+
+// OpenAPI import, reimport and export
+
+/// The OpenAPI document of an ImportApi / ReimportApi body, and `failOnWarnings`.
+fn definition(
+    parts: &http::request::Parts,
+    body: &[u8],
+) -> Result<(gatehouse_core::apis::ApiDefinition, Vec<String>), WireError> {
+    let o = parse::object(body)?;
+    let text = parse::string(&o, "body")?
+        .ok_or_else(|| WireError::BadRequest("Body is required".into()))?;
+    let (def, warnings) = openapi::parse(&text)?;
+    let fail = query(parts)
+        .get("failOnWarnings")
+        .is_some_and(|v| v == "true");
+    if fail && !warnings.is_empty() {
+        return Err(WireError::BadRequest(format!(
+            "Warnings found during import: {}",
+            warnings.join("; ")
+        )));
+    }
+    Ok((def, warnings))
+}
+
+fn with_warnings(mut v: Value, warnings: Vec<String>) -> Value {
+    if let Value::Object(m) = &mut v {
+        if !warnings.is_empty() {
+            m.insert("warnings".into(), Value::from(warnings));
+        }
+    }
+    v
+}
+
+async fn import_api(State(m): Shared, req: Request) -> Reply {
+    let (parts, body) = req.into_parts();
+    let body = body_bytes(body).await?;
+    let (def, warnings) = definition(&parts, &body)?;
+    let api = m.apis.import_api(def).await?;
+    let v = render::api(&api, m.apis.api_endpoint(&api.id));
+    json(StatusCode::CREATED, with_warnings(v, warnings))
+}
+
+async fn reimport_api(State(m): Shared, Path(api_id): Path<String>, req: Request) -> Reply {
+    let (parts, body) = req.into_parts();
+    let body = body_bytes(body).await?;
+    let (def, warnings) = definition(&parts, &body)?;
+    let api = m.apis.reimport_api(&api_id, def).await?;
+    let v = render::api(&api, m.apis.api_endpoint(&api.id));
+    json(StatusCode::CREATED, with_warnings(v, warnings))
+}
+
+async fn export_api(
+    State(m): Shared,
+    Path((api_id, spec)): Path<(String, String)>,
+    req: Request,
+) -> Reply {
+    let (parts, _) = req.into_parts();
+    let q = query(&parts);
+    if spec != "OAS30" {
+        return Err(WireError::BadRequest(format!(
+            "Invalid specification: {spec}. Only OAS30 is supported"
+        )));
+    }
+    let output = q.get("outputType").map_or("JSON", String::as_str);
+    if output != "JSON" && output != "YAML" {
+        return Err(WireError::BadRequest(format!(
+            "Invalid outputType: {output}. Use JSON or YAML"
+        )));
+    }
+    let stage = q.get("stageName").map(String::as_str);
+    let include = q.get("includeExtensions").is_none_or(|v| v != "false");
+    let api = m.apis.api_as_deployed(&api_id, stage).await?;
+    let mut url = m.apis.api_endpoint(&api.id);
+    if let Some(st) = stage.filter(|s| *s != "$default") {
+        url = format!("{url}/{st}");
+    }
+    let doc = openapi::export(&api, &url, include);
+    // JSON is YAML 1.2 too, so a YAML request gets the same (indented) text.
+    let text = serde_json::to_string_pretty(&doc)
+        .map_err(|e| WireError::Domain(gatehouse_core::apis::ApiError::Internal(e.to_string())))?;
+    let mut resp = (StatusCode::OK, text).into_response();
+    let ct = if output == "YAML" {
+        "application/yaml"
+    } else {
+        "application/json"
+    };
+    resp.headers_mut()
+        .insert(http::header::CONTENT_TYPE, HeaderValue::from_static(ct));
+    Ok(resp)
+}
+
+async fn body_bytes(body: Body) -> Result<Bytes, WireError> {
+    body.collect()
+        .await
+        .map(|c| c.to_bytes())
+        .map_err(|e| WireError::BadRequest(format!("Could not read the request body: {e}")))
 }
 
 // Routes

@@ -21,7 +21,7 @@ fn not_found(id: &str) -> ApiError {
 }
 
 impl AuthorizerInput {
-    fn apply(self, a: &mut Authorizer) -> ApiResult<()> {
+    pub(crate) fn apply(self, a: &mut Authorizer) -> ApiResult<()> {
         if let Some(n) = self.name {
             a.name = n;
         }

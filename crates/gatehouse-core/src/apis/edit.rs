@@ -39,6 +39,19 @@ impl Edit<'_> {
         }
     }
 
+    /// A fresh id unused in `api` nor in the API being edited (for a replacement in progress).
+    pub fn new_child_id_avoiding(&self, api: &HttpApi) -> String {
+        loop {
+            let id = self.new_child_id();
+            let taken = api.routes.iter().any(|r| r.id == id)
+                || api.integrations.iter().any(|i| i.id == id)
+                || api.authorizers.iter().any(|a| a.id == id);
+            if !taken {
+                return id;
+            }
+        }
+    }
+
     /// Freezes the API's routing as a new deployment and returns its id.
     pub fn deploy(&mut self, description: Option<String>, auto: bool) -> String {
         let id = self.new_child_id();

@@ -27,7 +27,7 @@ fn not_found(id: &str) -> ApiError {
 }
 
 impl RouteInput {
-    fn apply(self, r: &mut Route, api: &HttpApi) -> ApiResult<()> {
+    pub(crate) fn apply(self, r: &mut Route, api: &HttpApi) -> ApiResult<()> {
         if let Some(k) = self.route_key {
             route_key::validate(&k)?;
             if api.routes.iter().any(|o| o.route_key == k && o.id != r.id) {
