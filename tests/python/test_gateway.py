@@ -199,3 +199,62 @@ def test_cors_timeout_and_limits(server, apigw, backend):
     assert r.status_code == 503 and r.json() == {"message": "Service Unavailable"}
     r = call(server, api_id, "POST", "/big", data=b"x" * (10 * 1024 * 1024 + 1))
     assert r.status_code == 413
+
+
+class LambdaDouble(BaseHTTPRequestHandler):
+    """The Lambda Invoke API: `echo` answers with the event it got; `boom` fails."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self):
+        name = self.path.split("/functions/")[1].split("/")[0]
+        event = json.loads(self.rfile.read(int(self.headers["content-length"])))
+        if name == "boom":
+            out, extra = {"errorMessage": "boom", "errorType": "Error"}, {"X-Amz-Function-Error": "Unhandled"}
+        else:
+            out = {"statusCode": 200, "headers": {"content-type": "application/json"},
+                   "cookies": ["seen=1"], "body": json.dumps(event)}
+            extra = {}
+        data = json.dumps(out).encode()
+        self.send_response(200)
+        for k, v in extra.items():
+            self.send_header(k, v)
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_lambda_proxy_payload_v2(fresh_server):
+    lam = ThreadingHTTPServer(("127.0.0.1", 0), LambdaDouble)
+    threading.Thread(target=lam.serve_forever, daemon=True).start()
+    try:
+        srv = fresh_server(extra_env={"AWS_ENDPOINT_URL_LAMBDA": f"http://127.0.0.1:{lam.server_address[1]}"})
+        apigw = srv.client("apigatewayv2")
+        arn = "arn:aws:lambda:us-east-1:123456789012:function:echo"
+        api = apigw.create_api(Name="fn", ProtocolType="HTTP", Target=arn, RouteKey="POST /hello/{name}")
+        api_id = api["ApiId"]
+        r = call(srv, api_id, "POST", "/hello/w%20x?a=1&a=2", wait_for=200, data="hi",
+                 headers={"Cookie": "k=v", "User-Agent": "pytest"})
+        assert r.status_code == 200, r.text
+        assert r.headers["set-cookie"] == "seen=1"
+        ev = r.json()
+        assert ev["version"] == "2.0" and ev["routeKey"] == "POST /hello/{name}"
+        assert ev["rawPath"] == "/hello/w%20x" and ev["rawQueryString"] == "a=1&a=2"
+        assert ev["queryStringParameters"] == {"a": "1,2"}
+        assert ev["pathParameters"] == {"name": "w x"}
+        assert ev["cookies"] == ["k=v"] and ev["body"] == "hi" and ev["isBase64Encoded"] is False
+        rc = ev["requestContext"]
+        assert rc["apiId"] == api_id and rc["stage"] == "$default"
+        assert rc["http"]["method"] == "POST" and rc["http"]["sourceIp"] == "127.0.0.1"
+        assert rc["http"]["userAgent"] == "pytest" and rc["requestId"] == r.headers["apigw-requestid"]
+
+        boom = apigw.create_integration(ApiId=api_id, IntegrationType="AWS_PROXY", PayloadFormatVersion="2.0",
+                                        IntegrationUri="arn:aws:lambda:us-east-1:123456789012:function:boom")
+        apigw.create_route(ApiId=api_id, RouteKey="GET /boom", Target=f"integrations/{boom['IntegrationId']}")
+        r = call(srv, api_id, "GET", "/boom", wait_for=500)
+        assert r.status_code == 500 and r.json() == {"message": "Internal Server Error"}
+    finally:
+        lam.shutdown()

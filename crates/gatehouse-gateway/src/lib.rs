@@ -12,6 +12,7 @@ pub mod error;
 pub mod jwks;
 pub mod jwt;
 pub mod lambda;
+pub mod mapping;
 pub mod proxy;
 pub mod router;
 pub mod snapshot;
@@ -280,7 +281,7 @@ impl Gateway {
     }
 
     /// Integration: the route's target.
-    async fn integrate(&self, ctx: &mut Ctx, req: Request<Body>) -> Result<Response, Reject> {
+    async fn integrate(&self, ctx: &mut Ctx, mut req: Request<Body>) -> Result<Response, Reject> {
         let stage = ctx.stage.clone().ok_or(Reject::NotFound)?;
         let route = ctx.route().ok_or(Reject::NotFound)?;
         let integration = route.integration.clone().ok_or(Reject::Internal)?;
@@ -291,13 +292,51 @@ impl Gateway {
         match integration.integration_type.to_ascii_uppercase().as_str() {
             "HTTP_PROXY" => {
                 let template = integration.integration_uri.as_deref().unwrap_or("");
-                let uri = proxy::target_uri(
+                let mut uri = proxy::target_uri(
                     template,
                     &ctx.path_parameters,
                     &stage.stage_variables,
                     req.uri().query(),
                 );
-                proxy::forward(
+                let mapped = !integration.request_parameters.is_empty()
+                    || !integration.response_parameters.is_empty();
+                // Mapping reads the request as the client sent it.
+                let original = mapped.then(|| (req.headers().clone(), req.uri().clone()));
+                let source_ip = ctx.client_ip.map(|i| i.to_string()).unwrap_or_default();
+                let domain = ctx
+                    .host
+                    .as_ref()
+                    .and_then(|h| h.to_str().ok())
+                    .unwrap_or("")
+                    .to_string();
+                let method = req.method().to_string();
+                let sources = original
+                    .as_ref()
+                    .map(|(headers, original_uri)| mapping::Sources {
+                        headers,
+                        query: original_uri.query(),
+                        path: original_uri.path(),
+                        path_parameters: &ctx.path_parameters,
+                        stage_variables: &stage.stage_variables,
+                        claims: ctx.auth.as_ref().map(|a| &a.claims),
+                        request_id: &ctx.request_id,
+                        api_id: &stage.api_id,
+                        stage: &stage.name,
+                        route_key: &route.route_key,
+                        method: &method,
+                        domain: &domain,
+                        source_ip: &source_ip,
+                        response_headers: None,
+                    });
+                if let Some(src) = &sources {
+                    mapping::map_request(
+                        &integration.request_parameters,
+                        src,
+                        &mut uri,
+                        req.headers_mut(),
+                    );
+                }
+                let mut resp = proxy::forward(
                     &self.client,
                     proxy::Forward {
                         uri,
@@ -308,7 +347,23 @@ impl Gateway {
                     },
                     req,
                 )
-                .await
+                .await?;
+                if let Some(src) = sources {
+                    let response_headers = resp.headers().clone();
+                    let src = mapping::Sources {
+                        response_headers: Some(&response_headers),
+                        ..src
+                    };
+                    let mut status = resp.status();
+                    mapping::map_response(
+                        &integration.response_parameters,
+                        &src,
+                        &mut status,
+                        resp.headers_mut(),
+                    );
+                    *resp.status_mut() = status;
+                }
+                Ok(resp)
             }
             "AWS_PROXY" => {
                 let (parts, body) = req.into_parts();

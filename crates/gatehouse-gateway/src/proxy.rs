@@ -143,6 +143,11 @@ pub async fn forward(
     if let Some(host) = fwd.host {
         headers.insert("x-forwarded-host", host);
     }
+    // Bodies without a Content-Length are held to the payload limit as they stream.
+    let body = Body::new(http_body_util::Limited::new(
+        body,
+        crate::MAX_PAYLOAD as usize,
+    ));
     let mut out = Request::new(body);
     *out.method_mut() = method;
     *out.uri_mut() = uri;
@@ -150,6 +155,9 @@ pub async fn forward(
     let resp = match tokio::time::timeout(fwd.timeout, client.request(out)).await {
         Err(_) => return Err(Reject::Unavailable),
         Ok(Err(e)) => {
+            if too_large(&e) {
+                return Err(Reject::PayloadTooLarge);
+            }
             tracing::warn!(uri = %fwd.uri, error = %e, "integration request failed");
             return Err(Reject::Internal);
         }
@@ -158,6 +166,18 @@ pub async fn forward(
     let (mut parts, body) = resp.into_parts();
     strip_hop_by_hop(&mut parts.headers);
     Ok(Response::from_parts(parts, Body::new(body)))
+}
+
+/// Whether the request failed because its body outgrew the payload limit.
+fn too_large(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if err.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
 }
 
 #[cfg(test)]

@@ -704,3 +704,68 @@ async fn throttling_per_route() {
     // Other routes have their own (here: no) limit.
     assert_eq!(call(&e.gw, "GET", HOST, "/files/x", &[]).await.0, 200);
 }
+
+#[tokio::test]
+async fn parameter_mapping_and_streamed_limit() {
+    let e = env().await;
+    let issuer = e.directory.config().issuer(&e.pool_id);
+    let mut snap = standard_api(&e, &issuer);
+    let mut mapped = http_integration("mapped", format!("http://{}/{{proxy}}", e.upstream), 0);
+    mapped.request_parameters = BTreeMap::from([
+        (
+            "append:header.x-user".to_string(),
+            "$context.authorizer.claims.sub".to_string(),
+        ),
+        (
+            "overwrite:path".to_string(),
+            "/rewritten/$request.path.proxy".to_string(),
+        ),
+        (
+            "append:querystring.stage".to_string(),
+            "${context.stage}".to_string(),
+        ),
+        ("remove:header.x-secret".to_string(), "''".to_string()),
+    ]);
+    mapped.response_parameters = BTreeMap::from([(
+        "200".to_string(),
+        BTreeMap::from([
+            ("overwrite:statuscode".to_string(), "203".to_string()),
+            (
+                "append:header.x-from".to_string(),
+                "$response.header.x-upstream".to_string(),
+            ),
+        ]),
+    )]);
+    snap.integrations.push(mapped);
+    snap.routes
+        .push(route("GET /m/{proxy+}", "mapped", Some(("a1", &[]))));
+    e.gw.install(&[deploy("abc123", "$default", snap)]);
+    let token = e
+        .directory
+        .sign_with_pool_key(&e.pool_id, &claims(&e, json!({})))
+        .await
+        .unwrap();
+    let (s, h, v) = call(
+        &e.gw,
+        "GET",
+        HOST,
+        "/m/a/b?x=1",
+        &[("authorization", &token), ("x-secret", "s")],
+    )
+    .await;
+    assert_eq!(s, 203, "{v}");
+    assert_eq!(h["x-from"], "yes");
+    assert_eq!(v["uri"], "/rewritten/a/b?x=1&stage=%24default");
+    assert_eq!(v["headers"]["x-user"], "u1");
+    assert!(v["headers"].get("x-secret").is_none());
+
+    // A chunked body over 10 MB is cut off at the limit.
+    let chunks =
+        (0..11).map(|_| Ok::<_, std::io::Error>(bytes::Bytes::from(vec![b'x'; 1024 * 1024])));
+    let req = http::Request::post("/files/upload")
+        .header("host", HOST)
+        .body(Body::from_stream(futures_util::stream::iter(chunks)))
+        .unwrap();
+    let resp = e.gw.handle(req).await;
+    assert_eq!(resp.status(), 413);
+}
