@@ -690,3 +690,26 @@ def test_export_with_aws_cli(server, apigw, tmp_path):
         assert doc["servers"][0]["url"] == a["ApiEndpoint"]
     finally:
         apigw.delete_api(ApiId=a["ApiId"])
+
+
+def test_tags_of_apis_and_stages(apigw, api):
+    api_id = api["ApiId"]
+    arn = f"arn:aws:apigateway:us-east-1::/apis/{api_id}"
+    apigw.tag_resource(ResourceArn=arn, Tags={"env": "test", "team": "gw"})
+    assert apigw.get_tags(ResourceArn=arn)["Tags"] == {"env": "test", "team": "gw"}
+    assert apigw.get_api(ApiId=api_id)["Tags"] == {"env": "test", "team": "gw"}
+    apigw.untag_resource(ResourceArn=arn, TagKeys=["team"])
+    assert apigw.get_tags(ResourceArn=arn)["Tags"] == {"env": "test"}
+
+    apigw.create_stage(ApiId=api_id, StageName="prod", Tags={"a": "1"})
+    stage_arn = f"{arn}/stages/prod"
+    apigw.tag_resource(ResourceArn=stage_arn, Tags={"b": "2"})
+    assert apigw.get_tags(ResourceArn=stage_arn)["Tags"] == {"a": "1", "b": "2"}
+    assert apigw.get_stage(ApiId=api_id, StageName="prod")["Tags"] == {"a": "1", "b": "2"}
+
+    for bad_arn, code in [("not-an-arn", "BadRequestException"), (f"{arn}/routes/x", "BadRequestException"),
+                          ("arn:aws:apigateway:us-east-1::/apis/nosuchapi0", "NotFoundException"),
+                          (f"{arn}/stages/nosuch", "NotFoundException")]:
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            apigw.get_tags(ResourceArn=bad_arn)
+        assert error_of(e)[0] == code, bad_arn

@@ -114,6 +114,10 @@ pub fn router(api: Arc<MgmtApi>) -> Router {
                 .patch(update_deployment)
                 .delete(delete_deployment),
         )
+        .route(
+            "/v2/tags/{arn}",
+            get(get_tags).post(tag_resource).delete(untag_resource),
+        )
         .layer(middleware::from_fn_with_state(Arc::clone(&api), admit))
         .with_state(api)
 }
@@ -168,7 +172,12 @@ fn no_content() -> Reply {
 
 /// The query string, decoded.
 fn query(req: &http::request::Parts) -> HashMap<String, String> {
-    let mut q: HashMap<String, String> = HashMap::new();
+    query_pairs(req).into_iter().collect()
+}
+
+/// The query string's pairs, decoded, repeats kept.
+fn query_pairs(req: &http::request::Parts) -> Vec<(String, String)> {
+    let mut q = Vec::new();
     for pair in req
         .uri
         .query()
@@ -182,7 +191,7 @@ fn query(req: &http::request::Parts) -> HashMap<String, String> {
                 .decode_utf8_lossy()
                 .into_owned()
         };
-        q.insert(decode(k), decode(v));
+        q.push((decode(k), decode(v)));
     }
     q
 }
@@ -343,6 +352,31 @@ async fn body_bytes(body: Body) -> Result<Bytes, WireError> {
         .await
         .map(|c| c.to_bytes())
         .map_err(|e| WireError::BadRequest(format!("Could not read the request body: {e}")))
+}
+
+// Tags
+
+async fn get_tags(State(m): Shared, Path(arn): Path<String>) -> Reply {
+    let tags = m.apis.get_tags(&arn).await?;
+    json(StatusCode::OK, serde_json::json!({ "tags": tags }))
+}
+
+async fn tag_resource(State(m): Shared, Path(arn): Path<String>, body: Bytes) -> Reply {
+    let o = parse::object(&body)?;
+    let tags = parse::tags(&o)?;
+    m.apis.tag_resource(&arn, tags, &[]).await?;
+    json(StatusCode::CREATED, serde_json::json!({}))
+}
+
+async fn untag_resource(State(m): Shared, Path(arn): Path<String>, req: Request) -> Reply {
+    let (parts, _) = req.into_parts();
+    let keys: Vec<String> = query_pairs(&parts)
+        .into_iter()
+        .filter(|(k, _)| k == "tagKeys")
+        .map(|(_, v)| v)
+        .collect();
+    m.apis.tag_resource(&arn, Default::default(), &keys).await?;
+    no_content()
 }
 
 // Routes

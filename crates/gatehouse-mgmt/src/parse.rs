@@ -233,3 +233,8 @@ pub fn stage(o: &Map<String, Value>) -> R<StageInput> {
         tags: string_map(o, "tags")?,
     })
 }
+
+/// TagResource's `tags`.
+pub fn tags(o: &Map<String, Value>) -> R<BTreeMap<String, String>> {
+    Ok(string_map(o, "tags")?.unwrap_or_default())
+}

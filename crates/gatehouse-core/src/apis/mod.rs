@@ -11,6 +11,9 @@ pub mod integrations;
 pub mod route_key;
 pub mod routes;
 pub mod stages;
+pub mod tags;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 

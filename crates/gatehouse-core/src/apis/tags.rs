@@ -1,0 +1,80 @@
+//! Tags of APIs and stages, addressed by ARN as TagResource / UntagResource / GetTags do:
+//! `arn:aws:apigateway:{region}::/apis/{apiId}[/stages/{stageName}]`.
+
+use std::collections::BTreeMap;
+
+use super::error::{ApiError, ApiResult};
+use super::ApiService;
+
+/// The API id and optional stage name an ARN names.
+fn parse_arn(arn: &str) -> ApiResult<(String, Option<String>)> {
+    let invalid = || ApiError::bad(format!("Invalid resource ARN: {arn}"));
+    let rest = arn
+        .strip_prefix("arn:")
+        .and_then(|r| r.split_once("/apis/"))
+        .map(|(_, r)| r)
+        .ok_or_else(invalid)?;
+    let parts: Vec<&str> = rest.split('/').collect();
+    match parts.as_slice() {
+        [api] if !api.is_empty() => Ok((api.to_string(), None)),
+        [api, "stages", stage] if !api.is_empty() && !stage.is_empty() => {
+            Ok((api.to_string(), Some(stage.to_string())))
+        }
+        _ => Err(invalid()),
+    }
+}
+
+fn stage_not_found(name: &str) -> ApiError {
+    ApiError::not_found(format!("Invalid stage identifier specified {name}"))
+}
+
+impl ApiService {
+    pub async fn get_tags(&self, arn: &str) -> ApiResult<BTreeMap<String, String>> {
+        let (api_id, stage) = parse_arn(arn)?;
+        let api = self.load(&api_id).await?;
+        match stage {
+            None => Ok(api.tags),
+            Some(name) => api
+                .stages
+                .into_iter()
+                .find(|s| s.name == name)
+                .map(|s| s.tags)
+                .ok_or_else(|| stage_not_found(&name)),
+        }
+    }
+
+    /// Adds or replaces tags; `remove` keys are dropped first.
+    pub async fn tag_resource(
+        &self,
+        arn: &str,
+        add: BTreeMap<String, String>,
+        remove: &[String],
+    ) -> ApiResult<()> {
+        let (api_id, stage) = parse_arn(arn)?;
+        for k in add.keys() {
+            if k.is_empty() || k.chars().count() > 128 || k.starts_with("aws:") {
+                return Err(ApiError::bad(format!("Invalid tag key: {k}")));
+            }
+        }
+        self.edit(&api_id, |e| {
+            let tags = match &stage {
+                None => &mut e.api.tags,
+                Some(name) => {
+                    &mut e
+                        .api
+                        .stages
+                        .iter_mut()
+                        .find(|s| &s.name == name)
+                        .ok_or_else(|| stage_not_found(name))?
+                        .tags
+                }
+            };
+            for k in remove {
+                tags.remove(k);
+            }
+            tags.extend(add);
+            Ok(())
+        })
+        .await
+    }
+}
