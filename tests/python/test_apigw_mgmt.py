@@ -713,3 +713,47 @@ def test_tags_of_apis_and_stages(apigw, api):
         with pytest.raises(botocore.exceptions.ClientError) as e:
             apigw.get_tags(ResourceArn=bad_arn)
         assert error_of(e)[0] == code, bad_arn
+
+
+YAML_DEFINITION = """
+openapi: 3.0.1
+info:
+  title: from-yaml
+  version: '1'
+paths:
+  /items/{id}:
+    get:
+      responses:
+        200:
+          description: ok
+      x-amazon-apigateway-integration:
+        type: HTTP_PROXY
+        httpMethod: GET
+        uri: https://items.example.com/{id}
+        payloadFormatVersion: '1.0'
+x-amazon-apigateway-cors:
+  allowOrigins:
+    - '*'
+"""
+
+
+def test_import_yaml_and_export_yaml(server, apigw, tmp_path):
+    a = apigw.import_api(Body=YAML_DEFINITION)
+    try:
+        assert a["Name"] == "from-yaml" and a["CorsConfiguration"]["AllowOrigins"] == ["*"]
+        routes = apigw.get_routes(ApiId=a["ApiId"])["Items"]
+        assert [r["RouteKey"] for r in routes] == ["GET /items/{id}"]
+        src = tmp_path / "api.yaml"
+        src.write_text(YAML_DEFINITION.replace("/items/{id}:", "/things/{id}:"))
+        server.aws("apigatewayv2", "reimport-api", "--api-id", a["ApiId"], "--body", f"file://{src}")
+        assert [r["RouteKey"] for r in apigw.get_routes(ApiId=a["ApiId"])["Items"]] == ["GET /things/{id}"]
+        text = apigw.export_api(ApiId=a["ApiId"], Specification="OAS30", OutputType="YAML")["body"].read().decode()
+        assert "openapi: 3.0.1" in text and "/things/{id}:" in text and "x-amazon-apigateway-integration:" in text
+        # What we export as YAML imports again.
+        again = apigw.import_api(Body=text)
+        try:
+            assert [r["RouteKey"] for r in apigw.get_routes(ApiId=again["ApiId"])["Items"]] == ["GET /things/{id}"]
+        finally:
+            apigw.delete_api(ApiId=again["ApiId"])
+    finally:
+        apigw.delete_api(ApiId=a["ApiId"])

@@ -333,9 +333,12 @@ async fn export_api(
         url = format!("{url}/{st}");
     }
     let doc = openapi::export(&api, &url, include);
-    // JSON is YAML 1.2 too, so a YAML request gets the same (indented) text.
-    let text = serde_json::to_string_pretty(&doc)
-        .map_err(|e| WireError::Domain(gatehouse_core::apis::ApiError::Internal(e.to_string())))?;
+    let text = if output == "YAML" {
+        openapi::to_yaml(&doc)
+    } else {
+        serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())
+    }
+    .map_err(|e| WireError::Domain(gatehouse_core::apis::ApiError::Internal(e)))?;
     let mut resp = (StatusCode::OK, text).into_response();
     let ct = if output == "YAML" {
         "application/yaml"

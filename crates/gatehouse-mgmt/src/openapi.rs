@@ -52,13 +52,20 @@ fn string_map(v: Option<&Value>) -> Option<BTreeMap<String, String>> {
 
 /// The document (JSON) of an ImportApi / ReimportApi `body`.
 pub fn parse(text: &str) -> Result<(ApiDefinition, Vec<String>), WireError> {
-    let doc: Value = serde_json::from_str(text).map_err(|e| {
-        if text.trim_start().starts_with('{') {
-            bad(format!("Invalid OpenAPI definition: {e}"))
-        } else {
-            bad("Only JSON OpenAPI definitions can be imported by this server (convert YAML to JSON first)")
+    let doc: Value = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(json_err) if text.trim_start().starts_with('{') => {
+            return Err(bad(format!("Invalid OpenAPI definition: {json_err}")))
         }
-    })?;
+        Err(_) => {
+            let y: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| {
+                bad(format!(
+                    "Invalid OpenAPI definition (neither JSON nor YAML): {e}"
+                ))
+            })?;
+            yaml_to_json(y)
+        }
+    };
     let version = s(&doc, "openapi").unwrap_or_default();
     if !version.starts_with("3.") {
         return Err(bad(
@@ -192,6 +199,48 @@ pub fn parse(text: &str) -> Result<(ApiDefinition, Vec<String>), WireError> {
         }
     }
     Ok((def, warnings))
+}
+
+/// YAML as JSON; keys that are not strings (`200:`) become their text.
+fn yaml_to_json(y: serde_yaml::Value) -> Value {
+    use serde_yaml::Value as Y;
+    match y {
+        Y::Null => Value::Null,
+        Y::Bool(b) => Value::Bool(b),
+        Y::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                json!(i)
+            } else if let Some(u) = n.as_u64() {
+                json!(u)
+            } else {
+                n.as_f64().map_or(Value::Null, |f| json!(f))
+            }
+        }
+        Y::String(s) => Value::String(s),
+        Y::Sequence(items) => Value::Array(items.into_iter().map(yaml_to_json).collect()),
+        Y::Mapping(m) => Value::Object(
+            m.into_iter()
+                .map(|(k, v)| {
+                    let key = match k {
+                        Y::String(s) => s,
+                        Y::Bool(b) => b.to_string(),
+                        Y::Number(n) => n.to_string(),
+                        other => serde_yaml::to_string(&other)
+                            .unwrap_or_default()
+                            .trim()
+                            .to_string(),
+                    };
+                    (key, yaml_to_json(v))
+                })
+                .collect(),
+        ),
+        Y::Tagged(t) => yaml_to_json(t.value),
+    }
+}
+
+/// The document as YAML text.
+pub fn to_yaml(doc: &Value) -> Result<String, String> {
+    serde_yaml::to_string(doc).map_err(|e| e.to_string())
 }
 
 fn integration(ext: &Value) -> Result<IntegrationInput, WireError> {
