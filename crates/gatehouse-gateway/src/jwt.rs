@@ -5,12 +5,14 @@
 //! checked against the directory's in-memory keys and its revocations; others against the
 //! issuer's JWKS (jwks.rs).
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use gatehouse_core::Directory;
 use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
 
 use crate::jwks::{JwksCache, PublicKey};
 use crate::snapshot::{IdentitySource, JwtAuthorizer};
@@ -35,7 +37,7 @@ fn invalid(desc: &str) -> Denied {
 /// A token that passed its authorizer: its claims and scopes, for integrations.
 #[derive(Debug, Clone)]
 pub struct Authorized {
-    pub claims: Map<String, Value>,
+    pub claims: Arc<Map<String, Value>>,
     pub scopes: Vec<String>,
 }
 
@@ -131,26 +133,77 @@ pub fn token_scopes(claims: &Map<String, Value>) -> Vec<String> {
     out
 }
 
-/// Runs an authorizer over a presented token.
-pub async fn authorize(
+/// Tokens whose signature was verified, by SHA-256 of the token, until they expire: the
+/// claims checks and revocation still run on every request, the signature check once.
+/// Sharded so concurrent requests rarely meet on a lock.
+pub struct VerifiedTokens {
+    shards: Vec<Shard>,
+}
+
+/// Token digest -> (claims, exp).
+type Shard = RwLock<HashMap<[u8; 32], (Arc<Map<String, Value>>, i64)>>;
+
+const SHARDS: usize = 16;
+const PER_SHARD: usize = 4096;
+
+impl Default for VerifiedTokens {
+    fn default() -> Self {
+        Self {
+            shards: (0..SHARDS).map(|_| RwLock::default()).collect(),
+        }
+    }
+}
+
+impl VerifiedTokens {
+    fn shard(&self, key: &[u8; 32]) -> Option<&Shard> {
+        self.shards.get(key[0] as usize % SHARDS)
+    }
+
+    fn get(&self, key: &[u8; 32]) -> Option<Arc<Map<String, Value>>> {
+        let shard = self.shard(key)?.read().ok()?;
+        shard.get(key).map(|(c, _)| Arc::clone(c))
+    }
+
+    fn insert(&self, key: [u8; 32], claims: Arc<Map<String, Value>>, exp: i64, now: i64) {
+        let Some(Ok(mut shard)) = self.shard(&key).map(|s| s.write()) else {
+            return;
+        };
+        if shard.len() >= PER_SHARD {
+            shard.retain(|_, (_, e)| *e + LEEWAY_SECS > now);
+            if shard.len() >= PER_SHARD {
+                shard.clear();
+            }
+        }
+        shard.insert(key, (claims, exp));
+    }
+}
+
+/// The token's claims once its signature is known good: from the cache, or parsed and
+/// verified against the issuer's keys (only when its `iss` is the authorizer's issuer).
+async fn verified_claims(
     directory: &Directory,
     jwks: &JwksCache,
-    authorizer: &JwtAuthorizer,
-    token: Option<&str>,
-    route_scopes: &[String],
-) -> Result<Authorized, Denied> {
-    let token = token.ok_or(Denied::Unauthorized(None))?;
-    if authorizer.issuer.is_empty() {
-        return Err(invalid("the authorizer is not configured"));
+    cache: &VerifiedTokens,
+    token: &str,
+    issuer: &str,
+) -> Result<Arc<Map<String, Value>>, Denied> {
+    let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+    if let Some(claims) = cache.get(&key) {
+        if claims.get("iss").and_then(Value::as_str) != Some(issuer) {
+            return Err(invalid("the token has an invalid issuer"));
+        }
+        return Ok(claims);
     }
     let parsed = parse(token).ok_or_else(|| invalid("the token is malformed"))?;
-    let claims = &parsed.claims;
-    let iss = claims.get("iss").and_then(Value::as_str).unwrap_or("");
-    if iss != authorizer.issuer {
+    let iss = parsed
+        .claims
+        .get("iss")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if iss != issuer {
         return Err(invalid("the token has an invalid issuer"));
     }
-    let own_pool = directory.own_pool_of_issuer(iss).map(str::to_string);
-    let signature_ok = match &own_pool {
+    let signature_ok = match directory.own_pool_of_issuer(iss) {
         Some(pool) => {
             if parsed.alg != "RS256" {
                 false
@@ -185,6 +238,30 @@ pub async fn authorize(
     if !signature_ok {
         return Err(invalid("signature is invalid"));
     }
+    let claims = Arc::new(parsed.claims);
+    if let Some(exp) = num(&claims, "exp") {
+        cache.insert(key, Arc::clone(&claims), exp, directory.now());
+    }
+    Ok(claims)
+}
+
+/// Runs an authorizer over a presented token.
+pub async fn authorize(
+    directory: &Directory,
+    jwks: &JwksCache,
+    cache: &VerifiedTokens,
+    authorizer: &JwtAuthorizer,
+    token: Option<&str>,
+    route_scopes: &[String],
+) -> Result<Authorized, Denied> {
+    let token = token.ok_or(Denied::Unauthorized(None))?;
+    if authorizer.issuer.is_empty() {
+        return Err(invalid("the authorizer is not configured"));
+    }
+    let claims = verified_claims(directory, jwks, cache, token, &authorizer.issuer).await?;
+    let claims = &*claims;
+    let iss = claims.get("iss").and_then(Value::as_str).unwrap_or("");
+    let own_pool = directory.own_pool_of_issuer(iss).map(str::to_string);
     let now = directory.now();
     match num(claims, "exp") {
         Some(exp) if exp + LEEWAY_SECS > now => {}
@@ -227,7 +304,7 @@ pub async fn authorize(
         return Err(Denied::Forbidden);
     }
     Ok(Authorized {
-        claims: parsed.claims,
+        claims: Arc::new(claims.clone()),
         scopes,
     })
 }

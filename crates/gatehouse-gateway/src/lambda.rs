@@ -113,7 +113,7 @@ fn non_empty(m: Map<String, Value>) -> Value {
     }
 }
 
-fn clf_time(now_ms: i64) -> String {
+pub(crate) fn clf_time(now_ms: i64) -> String {
     let fmt = time::macros::format_description!(
         "[day]/[month repr:short]/[year]:[hour]:[minute]:[second] +0000"
     );

@@ -6,6 +6,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::todo)
 )]
 
+pub mod access_log;
 pub mod client;
 pub mod cors;
 pub mod error;
@@ -58,6 +59,7 @@ pub struct Gateway {
     snapshot: ArcSwap<Snapshot>,
     client: HttpClient,
     jwks: JwksCache,
+    verified: jwt::VerifiedTokens,
 }
 
 /// What the pipeline learns about a request as it goes.
@@ -119,6 +121,7 @@ impl Gateway {
             directory,
             snapshot: ArcSwap::from_pointee(Snapshot::default()),
             jwks: JwksCache::new(client.clone()),
+            verified: jwt::VerifiedTokens::default(),
             client,
         }))
     }
@@ -257,6 +260,7 @@ impl Gateway {
         match jwt::authorize(
             &self.directory,
             &self.jwks,
+            &self.verified,
             &authorizer,
             token.as_deref(),
             &scopes,
@@ -318,7 +322,7 @@ impl Gateway {
                         path: original_uri.path(),
                         path_parameters: &ctx.path_parameters,
                         stage_variables: &stage.stage_variables,
-                        claims: ctx.auth.as_ref().map(|a| &a.claims),
+                        claims: ctx.auth.as_ref().map(|a| &*a.claims),
                         request_id: &ctx.request_id,
                         api_id: &stage.api_id,
                         stage: &stage.name,
@@ -423,19 +427,60 @@ impl Gateway {
         if let Ok(v) = HeaderValue::from_str(&ctx.request_id) {
             resp.headers_mut().insert("apigw-requestid", v);
         }
-        tracing::info!(
-            target: "gatehouse::access",
-            request_id = %ctx.request_id,
-            api = ctx.stage.as_ref().map(|s| s.api_id.as_str()).unwrap_or("-"),
-            stage = ctx.stage.as_ref().map(|s| s.name.as_str()).unwrap_or("-"),
-            route = ctx.route().map(|r| r.route_key.as_str()).unwrap_or("-"),
-            ip = ?ctx.client_ip,
-            %method,
-            path,
-            status = resp.status().as_u16(),
-            latency_us = started.elapsed().as_micros() as u64,
-            sub = ctx.auth.as_ref().and_then(|a| a.claims.get("sub")).and_then(|s| s.as_str()).unwrap_or("-"),
-            "access"
-        );
+        let status = resp.status().as_u16();
+        let latency_ms = started.elapsed().as_millis();
+        let stage = ctx.stage.as_deref();
+        if let Some(log) = stage.and_then(|s| s.access_log.as_ref()) {
+            let now_ms = self.directory.now() * 1000;
+            let length = resp
+                .headers()
+                .get(header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            let domain = ctx
+                .host
+                .as_ref()
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("");
+            let lookup = |name: &str| -> Option<String> {
+                if let Some(claim) = name.strip_prefix("context.authorizer.claims.") {
+                    return ctx.auth.as_ref()?.claims.get(claim).map(|v| match v {
+                        serde_json::Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    });
+                }
+                Some(match name {
+                    "context.requestId" | "context.extendedRequestId" => ctx.request_id.clone(),
+                    "context.apiId" => stage?.api_id.clone(),
+                    "context.stage" => stage?.name.clone(),
+                    "context.routeKey" => ctx.route()?.route_key.clone(),
+                    "context.httpMethod" => method.to_string(),
+                    "context.path" => path.to_string(),
+                    "context.protocol" => "HTTP/1.1".to_string(),
+                    "context.identity.sourceIp" => ctx.client_ip?.to_string(),
+                    "context.status" => status.to_string(),
+                    "context.responseLength" => length.clone()?,
+                    "context.responseLatency" => latency_ms.to_string(),
+                    "context.requestTime" => lambda::clf_time(now_ms),
+                    "context.requestTimeEpoch" => now_ms.to_string(),
+                    "context.domainName" => domain.to_string(),
+                    "context.domainPrefix" => domain.split('.').next()?.to_string(),
+                    _ => return None,
+                })
+            };
+            log.write(&log.render(&lookup));
+        } else {
+            tracing::debug!(
+                target: "gatehouse::access",
+                request_id = %ctx.request_id,
+                api = stage.map_or("-", |s| s.api_id.as_str()),
+                stage = stage.map_or("-", |s| s.name.as_str()),
+                route = ctx.route().map_or("-", |r| r.route_key.as_str()),
+                %method,
+                path,
+                status,
+                latency_ms = latency_ms as u64,
+            );
+        }
     }
 }

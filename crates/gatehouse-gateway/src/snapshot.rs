@@ -33,6 +33,7 @@ pub struct CompiledStage {
     pub routes: Vec<CompiledRoute>,
     pub stage_variables: HashMap<String, String>,
     pub default_route_settings: RouteSettings,
+    pub access_log: Option<Arc<crate::access_log::AccessLog>>,
 }
 
 #[derive(Debug)]
@@ -192,6 +193,10 @@ fn compile_stage(ds: &DeployedStage) -> Result<CompiledStage, crate::router::Inv
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
         default_route_settings: ds.stage.default_route_settings.clone(),
+        access_log: crate::access_log::AccessLog::from_settings(
+            ds.stage.access_log_destination.as_deref(),
+            ds.stage.access_log_format.as_deref(),
+        ),
     })
 }
 

@@ -769,3 +769,33 @@ async fn parameter_mapping_and_streamed_limit() {
     let resp = e.gw.handle(req).await;
     assert_eq!(resp.status(), 413);
 }
+
+#[tokio::test]
+async fn access_log_in_the_stage_format() {
+    let e = env().await;
+    let issuer = e.directory.config().issuer(&e.pool_id);
+    let path = e._dir.path().join("access.log");
+    let mut stage = deploy("abc123", "$default", standard_api(&e, &issuer));
+    stage.stage.access_log_destination = Some(path.display().to_string());
+    stage.stage.access_log_format = Some(
+        r#"{"requestId":"$context.requestId","route":"$context.routeKey","status":"$context.status","method":"$context.httpMethod"}"#
+            .into(),
+    );
+    e.gw.install(&[stage]);
+    let (_, h, _) = call(&e.gw, "GET", HOST, "/pets/9", &[]).await;
+    let (_, _, _) = call(&e.gw, "GET", HOST, "/nothing", &[]).await;
+    let text = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(
+        lines[0]["requestId"],
+        h["apigw-requestid"].to_str().unwrap()
+    );
+    assert_eq!(lines[0]["route"], "GET /pets/{id}");
+    assert_eq!(lines[0]["status"], "200");
+    assert_eq!(lines[1]["route"], "-");
+    assert_eq!(lines[1]["status"], "404");
+}
