@@ -17,6 +17,8 @@ pub struct Edit<'a> {
     pub now: i64,
     rng: &'a dyn Random,
     snapshots: Vec<DeploymentSnapshot>,
+    /// Deployments removed by this change, whose snapshots go once the API is stored.
+    dropped: Vec<String>,
     /// Routes, integrations, authorizers or CORS changed: auto-deploying stages redeploy.
     pub routing_changed: bool,
     /// Something the gateway serves changed (a stage moved to another deployment...).
@@ -97,6 +99,13 @@ impl Edit<'_> {
             true,
         );
         let now = self.now;
+        let superseded: Vec<String> = self
+            .api
+            .stages
+            .iter()
+            .filter(|s| names.contains(&s.name))
+            .filter_map(|s| s.deployment_id.clone())
+            .collect();
         for s in self
             .api
             .stages
@@ -109,7 +118,29 @@ impl Edit<'_> {
                 "Successfully deployed stage with deployment ID '{dep}'"
             ));
         }
+        self.drop_superseded_auto_deployments(&superseded);
         self.served_changed = true;
+    }
+
+    /// Automatic deployments no stage serves any more are dropped, so an auto-deploying stage
+    /// does not store one full copy of the API per change (manual deployments are kept). The
+    /// ones superseded by this very change stay one generation longer: a gateway reload that
+    /// read the API just before this change still finds their snapshots.
+    fn drop_superseded_auto_deployments(&mut self, just_superseded: &[String]) {
+        let api = &mut self.api;
+        let dropped: Vec<String> = api
+            .deployments
+            .iter()
+            .filter(|d| d.auto_deployed && !just_superseded.contains(&d.id))
+            .filter(|d| {
+                !api.stages
+                    .iter()
+                    .any(|s| s.deployment_id.as_deref() == Some(d.id.as_str()))
+            })
+            .map(|d| d.id.clone())
+            .collect();
+        api.deployments.retain(|d| !dropped.contains(&d.id));
+        self.dropped.extend(dropped);
     }
 }
 
@@ -135,6 +166,7 @@ impl ApiService {
             now: self.clock.now(),
             rng: self.rng.as_ref(),
             snapshots: Vec::new(),
+            dropped: Vec::new(),
             routing_changed: false,
             served_changed: false,
         };
@@ -146,6 +178,12 @@ impl ApiService {
             self.store.put_snapshot(snapshot).await?;
         }
         self.store.update_api(&edit.api).await?;
+        for id in &edit.dropped {
+            // Unreferenced now; a leftover row is harmless, so a failure is only logged.
+            if let Err(e) = self.store.delete_snapshot(api_id, id).await {
+                tracing::warn!(error = %e, api_id, deployment_id = %id, "could not drop a superseded snapshot");
+            }
+        }
         if edit.served_changed {
             self.bump();
         }

@@ -171,3 +171,40 @@ async fn references_are_checked() {
     let err = svc.get_api("nosuchapi0").await.unwrap_err();
     assert!(matches!(err, ApiError::NotFound(_)), "{err:?}");
 }
+
+#[tokio::test]
+async fn auto_deploy_keeps_a_bounded_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let svc = service(&dir);
+    let a = svc
+        .create_api(ApiInput {
+            target: Some("https://example.com".into()),
+            ..api("bounded")
+        })
+        .await
+        .unwrap();
+    let i = svc.list_integrations(&a.id, None, None).await.unwrap().0[0].clone();
+    let manual = svc
+        .create_deployment(&a.id, Some("keep".into()), None)
+        .await
+        .unwrap();
+    for n in 0..20 {
+        svc.create_route(&a.id, route(&format!("GET /r{n}"), &i.id))
+            .await
+            .unwrap();
+    }
+    let (deps, _) = svc.list_deployments(&a.id, None, None).await.unwrap();
+    // The manual one, the one served and the one just superseded.
+    assert_eq!(deps.len(), 3, "{deps:?}");
+    assert!(deps.iter().any(|d| d.id == manual.id));
+    let served = svc.deployed_stages().await.unwrap();
+    assert_eq!(served[0].snapshot.routes.len(), 21);
+    for d in &deps {
+        assert!(svc
+            .store
+            .get_snapshot(&a.id, &d.id)
+            .await
+            .unwrap()
+            .is_some());
+    }
+}
