@@ -258,3 +258,66 @@ def test_lambda_proxy_payload_v2(fresh_server):
         assert r.status_code == 500 and r.json() == {"message": "Internal Server Error"}
     finally:
         lam.shutdown()
+
+
+def test_jwt_authorizer_with_a_remote_oidc_issuer(server, apigw, backend):
+    """An issuer that is not one of our pools: discovery -> jwks_uri, RS256 and ES256 keys."""
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    import jwt
+
+    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    ec_key = ec.generate_private_key(ec.SECP256R1())
+    jwks = {"keys": [
+        {**json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(rsa_key.public_key())), "kid": "rsa1", "use": "sig"},
+        {**json.loads(jwt.algorithms.ECAlgorithm.to_jwk(ec_key.public_key())), "kid": "ec1", "use": "sig"},
+    ]}
+    hits = []
+
+    class Idp(BaseHTTPRequestHandler):
+        def do_GET(self):
+            hits.append(self.path)
+            base = f"http://127.0.0.1:{self.server.server_address[1]}"
+            doc = {"issuer": base, "jwks_uri": f"{base}/keys"} if "openid" in self.path else jwks
+            data = json.dumps(doc).encode()
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    idp = ThreadingHTTPServer(("127.0.0.1", 0), Idp)
+    threading.Thread(target=idp.serve_forever, daemon=True).start()
+    issuer = f"http://127.0.0.1:{idp.server_address[1]}"
+    try:
+        api_id = apigw.create_api(Name=f"o-{uuid.uuid4().hex[:6]}", ProtocolType="HTTP")["ApiId"]
+        i = apigw.create_integration(ApiId=api_id, IntegrationType="HTTP_PROXY", IntegrationMethod="ANY",
+                                     IntegrationUri=f"{backend}/{{proxy}}", PayloadFormatVersion="1.0")["IntegrationId"]
+        a = apigw.create_authorizer(ApiId=api_id, AuthorizerType="JWT", Name="oidc",
+                                    IdentitySource=["$request.querystring.token"],
+                                    JwtConfiguration={"Issuer": issuer, "Audience": ["api://gw"]})["AuthorizerId"]
+        apigw.create_route(ApiId=api_id, RouteKey="GET /{proxy+}", Target=f"integrations/{i}",
+                           AuthorizationType="JWT", AuthorizerId=a, AuthorizationScopes=["read"])
+        apigw.create_stage(ApiId=api_id, StageName="$default", AutoDeploy=True)
+        now = int(time.time())
+        claims = {"iss": issuer, "aud": "api://gw", "sub": "svc", "iat": now, "exp": now + 300, "scp": ["read"]}
+        rs = jwt.encode(claims, rsa_key, algorithm="RS256", headers={"kid": "rsa1"})
+        es = jwt.encode(claims, ec_key, algorithm="ES256", headers={"kid": "ec1"})
+        r = call(server, api_id, "GET", f"/x?token={rs}", wait_for=200)
+        assert r.status_code == 200, r.text
+        assert call(server, api_id, "GET", f"/x?token={es}").status_code == 200
+        fetched = len(hits)
+        assert fetched == 2  # discovery and JWKS, once
+        wrong_aud = jwt.encode({**claims, "aud": "other"}, rsa_key, algorithm="RS256", headers={"kid": "rsa1"})
+        assert call(server, api_id, "GET", f"/x?token={wrong_aud}").status_code == 401
+        no_scope = jwt.encode({**claims, "scp": ["write"]}, ec_key, algorithm="ES256", headers={"kid": "ec1"})
+        assert call(server, api_id, "GET", f"/x?token={no_scope}").status_code == 403
+        # Unknown kids: one refetch at most, however many arrive.
+        for n in range(5):
+            t = jwt.encode(claims, rsa_key, algorithm="RS256", headers={"kid": f"nope{n}"})
+            assert call(server, api_id, "GET", f"/x?token={t}").status_code == 401
+        assert len(hits) <= fetched + 2
+    finally:
+        idp.shutdown()

@@ -12,6 +12,8 @@ pub enum Reject {
     Unauthorized(Option<String>),
     Forbidden,
     PayloadTooLarge,
+    /// The request line and headers exceed API Gateway's 10 240 bytes.
+    HeadersTooLarge,
     TooManyRequests,
     /// Our fault or the integration's (unreachable, malformed answer).
     Internal,
@@ -26,6 +28,7 @@ impl Reject {
             Reject::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Reject::Forbidden => StatusCode::FORBIDDEN,
             Reject::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Reject::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Reject::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             Reject::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Reject::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -38,6 +41,7 @@ impl Reject {
             Reject::Unauthorized(_) => "Unauthorized",
             Reject::Forbidden => "Forbidden",
             Reject::PayloadTooLarge => "Request Entity Too Large",
+            Reject::HeadersTooLarge => "Request Header Fields Too Large",
             Reject::TooManyRequests => "Too Many Requests",
             Reject::Internal => "Internal Server Error",
             Reject::Unavailable => "Service Unavailable",

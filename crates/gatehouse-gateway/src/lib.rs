@@ -43,6 +43,8 @@ use crate::snapshot::{CompiledStage, Snapshot, DEFAULT_TIMEOUT};
 
 /// Largest request body passed on, as API Gateway's payload limit.
 pub const MAX_PAYLOAD: u64 = 10 * 1024 * 1024;
+/// Largest request line plus headers, as API Gateway's.
+pub const MAX_HEAD: usize = 10 * 1024;
 
 /// Where the data plane reaches what is outside it.
 #[derive(Debug, Clone, Default)]
@@ -226,6 +228,16 @@ impl Gateway {
             .and_then(|v| v.parse::<u64>().ok());
         if length.is_some_and(|l| l > MAX_PAYLOAD) {
             return Err(Reject::PayloadTooLarge);
+        }
+        let head = req.method().as_str().len()
+            + req.uri().path_and_query().map_or(0, |p| p.as_str().len())
+            + req
+                .headers()
+                .iter()
+                .map(|(k, v)| k.as_str().len() + v.len() + 4)
+                .sum::<usize>();
+        if head > MAX_HEAD {
+            return Err(Reject::HeadersTooLarge);
         }
         Ok(())
     }

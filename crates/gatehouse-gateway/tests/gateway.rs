@@ -339,6 +339,12 @@ async fn integration_failures() {
     )
     .await;
     assert_eq!(s, 413, "{v}");
+    let big = "x".repeat(10 * 1024);
+    let (s, _, v) = call(&e.gw, "GET", HOST, "/files/x", &[("x-big", &big)]).await;
+    assert_eq!(
+        (s, v),
+        (431, json!({"message": "Request Header Fields Too Large"}))
+    );
 }
 
 #[tokio::test]
