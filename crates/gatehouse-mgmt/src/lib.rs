@@ -10,6 +10,8 @@ mod error;
 mod openapi;
 mod parse;
 mod render;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
 use std::sync::Arc;
