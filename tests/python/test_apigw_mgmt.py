@@ -276,6 +276,10 @@ def test_integration_crud_and_errors(apigw, api):
     up = apigw.update_integration(ApiId=api_id, IntegrationId=iid, TimeoutInMillis=29000, Description="x")
     assert up["TimeoutInMillis"] == 29000 and up["Description"] == "x" and up["IntegrationMethod"] == "GET"
 
+    staged = apigw.create_integration(
+        ApiId=api_id, IntegrationType="HTTP_PROXY", IntegrationUri="${stageVariables.backend}/items",
+    )
+    assert staged["IntegrationUri"] == "${stageVariables.backend}/items"
     lam = apigw.create_integration(
         ApiId=api_id, IntegrationType="AWS_PROXY",
         IntegrationUri="arn:aws:lambda:us-east-1:000000000000:function:f",
@@ -331,6 +335,8 @@ def test_jwt_authorizer_crud_and_errors(server, apigw, api, pool):
         {"AuthorizerType": "JWT", "IdentitySource": ["Authorization"], "JwtConfiguration": {"Audience": ["a"], "Issuer": issuer}},
         {"AuthorizerType": "JWT", "IdentitySource": ["$request.header.Authorization"], "JwtConfiguration": {"Audience": ["a"], "Issuer": "not-a-url"}},
         {"AuthorizerType": "JWT", "IdentitySource": ["$request.header.Authorization"], "JwtConfiguration": {"Issuer": issuer}},
+        {"AuthorizerType": "JWT", "IdentitySource": ["$request.header.Authorization", "$request.querystring.t"],
+         "JwtConfiguration": {"Audience": ["a"], "Issuer": issuer}},
     ]:
         with pytest.raises(botocore.exceptions.ClientError) as e:
             apigw.create_authorizer(ApiId=api_id, Name=f"n{uuid.uuid4().hex[:6]}", **kw)

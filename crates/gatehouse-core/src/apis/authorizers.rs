@@ -54,6 +54,11 @@ impl AuthorizerInput {
         if a.identity_source.is_empty() {
             return Err(ApiError::bad("IdentitySource is required"));
         }
+        if a.identity_source.len() > 1 {
+            return Err(ApiError::bad(
+                "A JWT authorizer takes exactly one identity source",
+            ));
+        }
         for s in &a.identity_source {
             let ok = ["$request.header.", "$request.querystring."]
                 .iter()

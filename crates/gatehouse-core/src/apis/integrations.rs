@@ -31,11 +31,13 @@ fn is_lambda_arn(uri: &str) -> bool {
 }
 
 fn is_http_url(uri: &str) -> bool {
-    (uri.starts_with("http://") || uri.starts_with("https://"))
-        && uri.split("://").nth(1).is_some_and(|rest| {
-            let host = rest.split(['/', '?', '#']).next().unwrap_or("");
-            !host.is_empty()
-        })
+    // The whole URL may come from a stage variable, resolved per stage at request time.
+    uri.starts_with("${stageVariables.")
+        || ((uri.starts_with("http://") || uri.starts_with("https://"))
+            && uri.split("://").nth(1).is_some_and(|rest| {
+                let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+                !host.is_empty()
+            }))
 }
 
 impl IntegrationInput {
