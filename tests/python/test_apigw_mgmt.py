@@ -763,3 +763,21 @@ def test_import_yaml_and_export_yaml(server, apigw, tmp_path):
             apigw.delete_api(ApiId=again["ApiId"])
     finally:
         apigw.delete_api(ApiId=a["ApiId"])
+
+
+def test_concurrent_changes_are_not_lost(server, api):
+    """Each change is a read-modify-write of the API: concurrent ones must all land."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    api_id = api["ApiId"]
+
+    def add(n):
+        c = server.client("apigatewayv2")
+        return c.create_route(ApiId=api_id, RouteKey=f"GET /c{n}")["RouteId"]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        ids = list(pool.map(add, range(24)))
+    c = server.client("apigatewayv2")
+    routes = c.get_routes(ApiId=api_id, MaxResults="100")["Items"]
+    assert sorted(r["RouteId"] for r in routes) == sorted(ids)
+    assert len(set(ids)) == 24
