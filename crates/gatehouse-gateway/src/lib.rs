@@ -213,7 +213,14 @@ impl Gateway {
             .map(|c| c.0.ip());
         let api_id = api_id_of_host(host).ok_or(Reject::NotFound)?;
         let snapshot = self.snapshot.load();
-        let api = snapshot.apis.get(api_id).ok_or(Reject::NotFound)?;
+        // Host names are case-insensitive; API ids are lower case.
+        let api = match snapshot.apis.get(api_id) {
+            Some(api) => api,
+            None => snapshot
+                .apis
+                .get(&api_id.to_ascii_lowercase())
+                .ok_or(Reject::NotFound)?,
+        };
         let (stage, path) = api.stage_for(req.uri().path()).ok_or(Reject::NotFound)?;
         ctx.stage_path = path.to_string();
         ctx.stage = Some(stage);
@@ -288,11 +295,22 @@ impl Gateway {
         }
     }
 
-    /// Throttling: the route's token bucket.
+    /// Throttling: the route's token bucket (per user when the stage says so).
     fn throttle(&self, ctx: &Ctx) -> Result<(), Reject> {
-        match ctx.route().and_then(|r| r.bucket.as_ref()) {
-            Some(b) if !b.try_take(Instant::now()) => Err(Reject::TooManyRequests),
-            _ => Ok(()),
+        let Some(limiter) = ctx.route().and_then(|r| r.limiter.as_ref()) else {
+            return Ok(());
+        };
+        let key = limiter.claim().and_then(|c| {
+            let v = ctx.auth.as_ref()?.claims.get(c)?;
+            Some(match v {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            })
+        });
+        if limiter.try_take(key.as_deref(), Instant::now()) {
+            Ok(())
+        } else {
+            Err(Reject::TooManyRequests)
         }
     }
 

@@ -43,7 +43,7 @@ pub struct CompiledRoute {
     pub authorizer: Option<Arc<JwtAuthorizer>>,
     pub scopes: Vec<String>,
     pub settings: RouteSettings,
-    pub bucket: Option<crate::throttle::TokenBucket>,
+    pub limiter: Option<crate::throttle::RouteLimiter>,
 }
 
 /// Where a JWT authorizer finds its token.
@@ -175,7 +175,13 @@ fn compile_stage(ds: &DeployedStage) -> Result<CompiledStage, crate::router::Inv
                     })
                 }),
                 scopes: r.authorization_scopes.clone(),
-                bucket: crate::throttle::TokenBucket::from_settings(&settings),
+                limiter: crate::throttle::RouteLimiter::from_settings(
+                    &settings,
+                    ds.stage
+                        .stage_variables
+                        .get(crate::throttle::CLAIM_VARIABLE)
+                        .map(String::as_str),
+                ),
                 settings,
             }
         })

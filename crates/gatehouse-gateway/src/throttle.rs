@@ -2,11 +2,60 @@
 //! and its `routeSettings` for the route (`throttlingRateLimit` requests per second refilled
 //! up to `throttlingBurstLimit`). Buckets live in the compiled stage, so a deployment starts
 //! them full.
+//!
+//! Beyond AWS: with the stage variable `gatehouse_throttle_claim` (e.g. `sub`), each route's
+//! limits apply per value of that JWT claim, so one user cannot use up everyone's quota.
+//! Requests without the claim share the route's bucket.
+
+use std::collections::HashMap;
 
 use std::sync::Mutex;
 use std::time::Instant;
 
 use gatehouse_store::apis::RouteSettings;
+
+/// The stage variable naming the claim that keys per-user limits.
+pub const CLAIM_VARIABLE: &str = "gatehouse_throttle_claim";
+/// Keys remembered per route before the map is reset.
+const MAX_KEYS: usize = 100_000;
+
+/// A route's limits: one shared bucket, and optionally one per claim value.
+#[derive(Debug)]
+pub struct RouteLimiter {
+    shared: TokenBucket,
+    per_key: Option<(String, Mutex<HashMap<String, TokenBucket>>)>,
+}
+
+impl RouteLimiter {
+    pub fn from_settings(s: &RouteSettings, claim: Option<&str>) -> Option<Self> {
+        let shared = TokenBucket::from_settings(s)?;
+        let per_key = claim
+            .filter(|c| !c.is_empty())
+            .map(|c| (c.to_string(), Mutex::new(HashMap::new())));
+        Some(Self { shared, per_key })
+    }
+
+    /// The claim whose value keys the buckets, if any.
+    pub fn claim(&self) -> Option<&str> {
+        self.per_key.as_ref().map(|(c, _)| c.as_str())
+    }
+
+    /// Takes a token for `key` (the claim's value), or from the shared bucket without one.
+    pub fn try_take(&self, key: Option<&str>, now: Instant) -> bool {
+        let (Some(key), Some((_, map))) = (key, &self.per_key) else {
+            return self.shared.try_take(now);
+        };
+        let Ok(mut map) = map.lock() else {
+            return true;
+        };
+        if map.len() >= MAX_KEYS && !map.contains_key(key) {
+            map.clear();
+        }
+        map.entry(key.to_string())
+            .or_insert_with(|| TokenBucket::new(self.shared.rate, self.shared.burst, now))
+            .try_take(now)
+    }
+}
 
 #[derive(Debug)]
 pub struct TokenBucket {
@@ -69,6 +118,22 @@ mod tests {
         let later = t0 + Duration::from_secs(100);
         assert!((0..3).all(|_| b.try_take(later)));
         assert!(!b.try_take(later));
+    }
+
+    #[test]
+    fn per_key_buckets() {
+        let settings = RouteSettings {
+            throttling_rate_limit: Some(0.001),
+            throttling_burst_limit: Some(1),
+            ..Default::default()
+        };
+        let l = RouteLimiter::from_settings(&settings, Some("sub")).unwrap();
+        let now = Instant::now();
+        assert!(l.try_take(Some("alice"), now));
+        assert!(!l.try_take(Some("alice"), now));
+        assert!(l.try_take(Some("bob"), now));
+        assert!(l.try_take(None, now));
+        assert!(!l.try_take(None, now));
     }
 
     #[test]

@@ -300,7 +300,14 @@ async fn routes_and_proxies() {
     assert!(v["headers"].get("x-drop").is_none());
     assert!(h.contains_key("apigw-requestid"));
 
-    let (s, _, v) = call(&e.gw, "POST", HOST, "/prod/files/a/b/c.txt", &[]).await;
+    let (s, _, v) = call(
+        &e.gw,
+        "POST",
+        "ABC123.Execute-Api.localhost",
+        "/prod/files/a/b/c.txt",
+        &[],
+    )
+    .await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["method"], "POST");
     assert_eq!(v["uri"], "/a/b/c.txt");
@@ -804,4 +811,38 @@ async fn access_log_in_the_stage_format() {
     assert_eq!(lines[0]["status"], "200");
     assert_eq!(lines[1]["route"], "-");
     assert_eq!(lines[1]["status"], "404");
+}
+
+#[tokio::test]
+async fn throttling_per_user_claim() {
+    let e = env().await;
+    let issuer = e.directory.config().issuer(&e.pool_id);
+    let mut stage = deploy("abc123", "$default", standard_api(&e, &issuer));
+    stage.stage.default_route_settings = gatehouse_store::apis::RouteSettings {
+        throttling_burst_limit: Some(1),
+        throttling_rate_limit: Some(0.001),
+        ..Default::default()
+    };
+    stage.stage.stage_variables =
+        BTreeMap::from([("gatehouse_throttle_claim".to_string(), "sub".to_string())]);
+    e.gw.install(&[stage]);
+    let token = |sub: &'static str| {
+        let c = claims(&e, json!({ "sub": sub }));
+        let d = Arc::clone(&e.directory);
+        let pool = e.pool_id.clone();
+        async move { d.sign_with_pool_key(&pool, &c).await.unwrap() }
+    };
+    let (alice, bob) = (token("alice").await, token("bob").await);
+    let get = |t: String| {
+        let gw = Arc::clone(&e.gw);
+        async move {
+            call(&gw, "GET", HOST, "/private", &[("authorization", &t)])
+                .await
+                .0
+        }
+    };
+    assert_eq!(get(alice.clone()).await, 200);
+    assert_eq!(get(alice.clone()).await, 429);
+    assert_eq!(get(bob.clone()).await, 200);
+    assert_eq!(get(bob).await, 429);
 }
