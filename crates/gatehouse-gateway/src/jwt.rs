@@ -258,8 +258,8 @@ pub async fn authorize(
     if authorizer.issuer.is_empty() {
         return Err(invalid("the authorizer is not configured"));
     }
-    let claims = verified_claims(directory, jwks, cache, token, &authorizer.issuer).await?;
-    let claims = &*claims;
+    let verified = verified_claims(directory, jwks, cache, token, &authorizer.issuer).await?;
+    let claims = &*verified;
     let iss = claims.get("iss").and_then(Value::as_str).unwrap_or("");
     let own_pool = directory.own_pool_of_issuer(iss).map(str::to_string);
     let now = directory.now();
@@ -304,7 +304,7 @@ pub async fn authorize(
         return Err(Denied::Forbidden);
     }
     Ok(Authorized {
-        claims: Arc::new(claims.clone()),
+        claims: Arc::clone(&verified),
         scopes,
     })
 }

@@ -3,6 +3,7 @@
 //! the exact method before `ANY`, then `$default`). Lookup cost follows the depth of the path,
 //! not the number of routes.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use percent_encoding::percent_decode_str;
@@ -142,7 +143,11 @@ impl RouteTable {
         } else {
             body.split('/').collect()
         };
-        let decoded: Vec<String> = raw.iter().map(|s| decode(s)).collect();
+        // Borrowed unless a segment has escapes: no allocation per segment on the hot path.
+        let decoded: Vec<Cow<'_, str>> = raw
+            .iter()
+            .map(|s| percent_decode_str(s).decode_utf8_lossy())
+            .collect();
         let found = find_in(&self.root, &decoded, 0, method);
         match found {
             Some(route) => Some(Match {
@@ -179,11 +184,11 @@ impl RouteTable {
     }
 }
 
-fn find_in(node: &Node, segs: &[String], i: usize, method: &str) -> Option<usize> {
+fn find_in(node: &Node, segs: &[Cow<'_, str>], i: usize, method: &str) -> Option<usize> {
     let Some(seg) = segs.get(i) else {
         return node.here.pick(method);
     };
-    if let Some(child) = node.literal.get(seg.as_str()) {
+    if let Some(child) = node.literal.get(seg.as_ref()) {
         if let Some(r) = find_in(child, segs, i + 1, method) {
             return Some(r);
         }
@@ -273,6 +278,21 @@ mod tests {
         for k in ["GET pets", "GET /{proxy+}/x", "GET /{}", "nonsense"] {
             assert!(RouteTable::compile([k]).is_err(), "{k}");
         }
+    }
+
+    #[test]
+    fn thousand_routes() {
+        let keys: Vec<String> = (0..1000)
+            .map(|i| format!("GET /r{i}/items/{{id}}"))
+            .chain(["ANY /{proxy+}".to_string()])
+            .collect();
+        let t = RouteTable::compile(keys.iter().map(String::as_str)).unwrap();
+        for i in (0..1000).step_by(37) {
+            let m = t.find("GET", &format!("/r{i}/items/x")).unwrap();
+            assert_eq!(keys[m.route], format!("GET /r{i}/items/{{id}}"));
+            assert_eq!(m.path_parameters, vec![("id".to_string(), "x".to_string())]);
+        }
+        assert_eq!(t.find("GET", "/r5000/items/x").unwrap().route, 1000);
     }
 
     proptest! {

@@ -297,6 +297,7 @@ async fn routes_and_proxies() {
     assert_eq!(v["uri"], "/backend/pets/a%20b?x=1");
     assert_eq!(v["headers"]["x-forwarded-host"], HOST);
     assert_eq!(v["headers"]["x-forwarded-proto"], "http");
+    assert_eq!(v["headers"]["host"], e.upstream.to_string());
     assert!(v["headers"].get("x-drop").is_none());
     assert!(h.contains_key("apigw-requestid"));
 
