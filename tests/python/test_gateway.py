@@ -321,3 +321,13 @@ def test_jwt_authorizer_with_a_remote_oidc_issuer(server, apigw, backend):
         assert len(hits) <= fetched + 2
     finally:
         idp.shutdown()
+
+
+def test_deployed_apis_are_served_right_after_a_restart(fresh_server, backend):
+    srv = fresh_server()
+    apigw = srv.client("apigatewayv2")
+    api = apigw.create_api(Name="durable", ProtocolType="HTTP", Target=f"{backend}/hello")
+    assert call(srv, api["ApiId"], "GET", "/anything", wait_for=200).status_code == 200
+    srv.restart()
+    r = call(srv, api["ApiId"], "GET", "/anything")  # no waiting: loaded before listening
+    assert r.status_code == 200 and r.json()["path"] == "/hello"

@@ -133,6 +133,13 @@ impl Gateway {
         self.snapshot.store(Arc::new(Snapshot::compile(stages)));
     }
 
+    /// Loads and installs what is deployed now; the number of stages served.
+    pub async fn reload(&self, apis: &ApiService) -> gatehouse_core::Result<usize> {
+        let stages = apis.deployed_stages().await?;
+        self.install(&stages);
+        Ok(stages.len())
+    }
+
     /// Keeps the snapshot current: reloads on every change the API service announces.
     pub fn spawn_reloader(self: &Arc<Self>, apis: Arc<ApiService>) -> tokio::task::JoinHandle<()> {
         let gw = Arc::clone(self);

@@ -847,3 +847,76 @@ async fn throttling_per_user_claim() {
     assert_eq!(get(bob.clone()).await, 200);
     assert_eq!(get(bob).await, 429);
 }
+
+#[tokio::test]
+async fn malformed_and_confused_tokens_are_401() {
+    let e = env().await;
+    let issuer = e.directory.config().issuer(&e.pool_id);
+    e.gw.install(&[deploy("abc123", "$default", standard_api(&e, &issuer))]);
+    let b64 = |v: Value| URL_SAFE_NO_PAD.encode(v.to_string());
+    let claims = b64(claims(&e, json!({})));
+    let good = e
+        .directory
+        .sign_with_pool_key(
+            &e.pool_id,
+            &serde_json::from_slice(&URL_SAFE_NO_PAD.decode(&claims).unwrap()).unwrap(),
+        )
+        .await
+        .unwrap();
+    let kid = serde_json::from_slice::<Value>(
+        &URL_SAFE_NO_PAD
+            .decode(good.split('.').next().unwrap())
+            .unwrap(),
+    )
+    .unwrap()["kid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let sig = good.rsplit('.').next().unwrap().to_string();
+    let huge = "a".repeat(5_000);
+    let cases = vec![
+        "Bearer".to_string(),
+        ".".to_string(),
+        "..".to_string(),
+        "a.b.c".to_string(),
+        "a.b.c.d".to_string(),
+        format!("{}.{claims}.", b64(json!({"alg": "none", "kid": kid}))),
+        format!(
+            "{}.{claims}.{sig}",
+            b64(json!({"alg": "HS256", "kid": kid}))
+        ),
+        format!(
+            "{}.{claims}.{sig}",
+            b64(json!({"alg": "ES256", "kid": kid}))
+        ),
+        format!(
+            "{}.{claims}.{sig}",
+            b64(json!({"alg": "RS256", "kid": "other"}))
+        ),
+        format!("{}.{claims}.{sig}", b64(json!({"alg": "RS256"}))),
+        format!(
+            "{}.{}.{sig}",
+            b64(json!({"alg": "RS256", "kid": kid})),
+            URL_SAFE_NO_PAD.encode("not json")
+        ),
+        format!(
+            "{}.{claims}.{huge}",
+            b64(json!({"alg": "RS256", "kid": kid}))
+        ),
+        "\u{7f}\u{1}".to_string(),
+    ];
+    for token in cases {
+        let Ok(v) = http::HeaderValue::from_str(&token) else {
+            continue;
+        };
+        let req = http::Request::get("/private")
+            .header("host", HOST)
+            .header("authorization", v)
+            .body(Body::empty())
+            .unwrap();
+        let resp = e.gw.handle(req).await;
+        assert_eq!(resp.status(), 401, "{token:.80}");
+    }
+    let (s, _, _) = call(&e.gw, "GET", HOST, "/private", &[("authorization", &good)]).await;
+    assert_eq!(s, 200);
+}

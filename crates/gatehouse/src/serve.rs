@@ -199,6 +199,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         },
     )
     .context("building the gateway's HTTP client")?;
+    // Serve what is deployed from the first request on, then follow deployments.
+    let stages = data_plane
+        .reload(&apis)
+        .await
+        .context("loading the deployed APIs")?;
+    tracing::info!(stages, "gateway snapshot loaded");
     data_plane.spawn_reloader(Arc::clone(&apis));
     let gateway = gateway_router(metrics, data_plane);
     let control_listener = TcpListener::bind(args.listen)
