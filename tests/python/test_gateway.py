@@ -331,3 +331,26 @@ def test_deployed_apis_are_served_right_after_a_restart(fresh_server, backend):
     srv.restart()
     r = call(srv, api["ApiId"], "GET", "/anything")  # no waiting: loaded before listening
     assert r.status_code == 200 and r.json()["path"] == "/hello"
+
+
+def test_throttling_and_access_logs_from_stage_settings(server, apigw, backend, tmp_path):
+    log = tmp_path / "access.log"
+    api_id = apigw.create_api(Name=f"t-{uuid.uuid4().hex[:6]}", ProtocolType="HTTP")["ApiId"]
+    i = apigw.create_integration(ApiId=api_id, IntegrationType="HTTP_PROXY", IntegrationMethod="ANY",
+                                 IntegrationUri=f"{backend}/{{proxy}}", PayloadFormatVersion="1.0")["IntegrationId"]
+    apigw.create_route(ApiId=api_id, RouteKey="GET /limited/{proxy+}", Target=f"integrations/{i}")
+    apigw.create_route(ApiId=api_id, RouteKey="GET /free/{proxy+}", Target=f"integrations/{i}")
+    apigw.create_stage(
+        ApiId=api_id, StageName="$default", AutoDeploy=True,
+        RouteSettings={"GET /limited/{proxy+}": {"ThrottlingBurstLimit": 2, "ThrottlingRateLimit": 0.01}},
+        AccessLogSettings={"DestinationArn": f"file://{log}",
+                           "Format": '{"id":"$context.requestId","route":"$context.routeKey","status":"$context.status"}'},
+    )
+    assert call(server, api_id, "GET", "/free/x", wait_for=200).status_code == 200
+    statuses = [call(server, api_id, "GET", "/limited/x").status_code for _ in range(4)]
+    assert statuses[:2] == [200, 200] and statuses[2:] == [429, 429]
+    r = call(server, api_id, "GET", "/limited/x")
+    assert r.status_code == 429 and r.json() == {"message": "Too Many Requests"}
+    assert call(server, api_id, "GET", "/free/y").status_code == 200
+    lines = [json.loads(x) for x in log.read_text().splitlines()]
+    assert {"id": r.headers["apigw-requestid"], "route": "GET /limited/{proxy+}", "status": "429"} in lines
