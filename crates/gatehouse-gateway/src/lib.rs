@@ -434,7 +434,13 @@ impl Gateway {
                 lambda::invoke(
                     &self.client,
                     self.config.lambda_endpoint.as_deref(),
-                    integration.integration_uri.as_deref().unwrap_or(""),
+                    // Stage variables may name the function (`function:${stageVariables.fn}`).
+                    &proxy::target_uri(
+                        integration.integration_uri.as_deref().unwrap_or(""),
+                        &[],
+                        &stage.stage_variables,
+                        None,
+                    ),
                     event,
                     v2,
                     timeout,

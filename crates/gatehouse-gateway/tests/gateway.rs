@@ -604,6 +604,7 @@ async fn lambda_proxy_payloads() {
         lambda_integration("bare", "bare", "2.0", 0),
         lambda_integration("boom", "boom", "2.0", 0),
         lambda_integration("slowfn", "slow", "2.0", 200),
+        lambda_integration("byvar", "${stageVariables.fn}", "2.0", 0),
     ]);
     snap.routes.extend([
         route("POST /v2/{id}", "echo2", Some(("a1", &[]))),
@@ -611,9 +612,13 @@ async fn lambda_proxy_payloads() {
         route("GET /bare", "bare", None),
         route("GET /boom", "boom", None),
         route("GET /slowfn", "slowfn", None),
+        route("GET /byvar", "byvar", None),
     ]);
     let mut stage = deploy("abc123", "prod", snap);
-    stage.stage.stage_variables = BTreeMap::from([("color".to_string(), "blue".to_string())]);
+    stage.stage.stage_variables = BTreeMap::from([
+        ("color".to_string(), "blue".to_string()),
+        ("fn".to_string(), "bare".to_string()),
+    ]);
     e.gw.install(&[stage]);
     let token = e
         .directory
@@ -644,7 +649,7 @@ async fn lambda_proxy_payloads() {
     assert_eq!(ev["rawQueryString"], "x=1&x=2&y=%C3%A9");
     assert_eq!(ev["queryStringParameters"], json!({"x": "1,2", "y": "é"}));
     assert_eq!(ev["pathParameters"], json!({"id": "a b"}));
-    assert_eq!(ev["stageVariables"], json!({"color": "blue"}));
+    assert_eq!(ev["stageVariables"], json!({"color": "blue", "fn": "bare"}));
     assert_eq!(ev["cookies"], json!(["s=1", "t=2"]));
     assert_eq!(ev["headers"]["x-multi"], "a,b");
     assert!(ev["headers"].get("cookie").is_none());
@@ -690,6 +695,8 @@ async fn lambda_proxy_payloads() {
     let (s, h, v) = call(&e.gw, "GET", HOST, "/prod/bare", &[]).await;
     assert_eq!((s, v), (200, json!({"hello": "world"})));
     assert_eq!(h["content-type"], "application/json");
+    let (s, _, v) = call(&e.gw, "GET", HOST, "/prod/byvar", &[]).await;
+    assert_eq!((s, v), (200, json!({"hello": "world"})));
     let (s, _, v) = call(&e.gw, "GET", HOST, "/prod/boom", &[]).await;
     assert_eq!((s, v), (500, json!({"message": "Internal Server Error"})));
     let (s, _, v) = call(&e.gw, "GET", HOST, "/prod/slowfn", &[]).await;
