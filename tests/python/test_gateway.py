@@ -140,6 +140,51 @@ def test_tutorial_end_to_end_with_aws_cli(server, backend):
     assert "revoked" in r.headers["www-authenticate"]
 
 
+def test_disabled_and_deleted_users_tokens_are_refused_at_the_edge(server, idp, backend):
+    """AdminDisableUser revokes the user's tokens (as on AWS) and so does deleting the user;
+    the gateway refuses them from that moment, not at their expiry."""
+    pool_id = idp.create_user_pool(PoolName=f"gw-{uuid.uuid4().hex[:6]}")["UserPool"]["Id"]
+    client_id = idp.create_user_pool_client(
+        UserPoolId=pool_id, ClientName="spa",
+        ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+    )["UserPoolClient"]["ClientId"]
+    apigw = server.client("apigatewayv2")
+    api_id = apigw.create_api(Name=f"d-{uuid.uuid4().hex[:6]}", ProtocolType="HTTP")["ApiId"]
+    integ = apigw.create_integration(ApiId=api_id, IntegrationType="HTTP_PROXY", IntegrationMethod="ANY",
+                                     IntegrationUri=f"{backend}/backend/{{proxy}}",
+                                     PayloadFormatVersion="1.0")["IntegrationId"]
+    auth = apigw.create_authorizer(ApiId=api_id, AuthorizerType="JWT", Name="c",
+                                   IdentitySource=["$request.header.Authorization"],
+                                   JwtConfiguration={"Audience": [client_id],
+                                                     "Issuer": f"{server.url}/{pool_id}"})["AuthorizerId"]
+    apigw.create_route(ApiId=api_id, RouteKey="GET /me/{proxy+}", Target=f"integrations/{integ}",
+                       AuthorizationType="JWT", AuthorizerId=auth)
+    apigw.create_stage(ApiId=api_id, StageName="$default", AutoDeploy=True)
+    public = server.client(signed=False)
+    tokens = {}
+    for name in ("dora", "dave"):
+        idp.admin_create_user(UserPoolId=pool_id, Username=name, MessageAction="SUPPRESS")
+        idp.admin_set_user_password(UserPoolId=pool_id, Username=name, Password=PASSWORD, Permanent=True)
+        tokens[name] = public.initiate_auth(ClientId=client_id, AuthFlow="USER_PASSWORD_AUTH",
+                                            AuthParameters={"USERNAME": name, "PASSWORD": PASSWORD})["AuthenticationResult"]
+        r = call(server, api_id, "GET", "/me/x", headers={"Authorization": tokens[name]["AccessToken"]}, wait_for=200)
+        assert r.status_code == 200, r.text
+
+    idp.admin_disable_user(UserPoolId=pool_id, Username="dora")
+    idp.admin_delete_user(UserPoolId=pool_id, Username="dave")
+    for name in ("dora", "dave"):
+        r = call(server, api_id, "GET", "/me/x", headers={"Authorization": tokens[name]["AccessToken"]})
+        assert r.status_code == 401, (name, r.text)
+    # Re-enabling does not bring the old tokens back; a new sign-in works.
+    idp.admin_enable_user(UserPoolId=pool_id, Username="dora")
+    r = call(server, api_id, "GET", "/me/x", headers={"Authorization": tokens["dora"]["AccessToken"]})
+    assert r.status_code == 401
+    fresh = public.initiate_auth(ClientId=client_id, AuthFlow="USER_PASSWORD_AUTH",
+                                 AuthParameters={"USERNAME": "dora", "PASSWORD": PASSWORD})["AuthenticationResult"]
+    r = call(server, api_id, "GET", "/me/x", headers={"Authorization": fresh["AccessToken"]})
+    assert r.status_code == 200, r.text
+
+
 def test_stages_routing_and_redeploy(server, apigw, backend):
     api_id = apigw.create_api(Name=f"r-{uuid.uuid4().hex[:6]}", ProtocolType="HTTP")["ApiId"]
     i = apigw.create_integration(ApiId=api_id, IntegrationType="HTTP_PROXY", IntegrationMethod="ANY",

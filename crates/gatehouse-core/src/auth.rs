@@ -503,12 +503,6 @@ impl Directory {
         if stored.client_id != client.client_id || stored.pool_id != pool.id {
             return Err(invalid());
         }
-        if stored.revoked {
-            return Err(Error::not_authorized("Refresh Token has been revoked"));
-        }
-        if stored.expires < self.now() {
-            return Err(Error::not_authorized("Refresh Token has expired"));
-        }
         let user = self
             .store
             .get_user_by_sub(&pool.id, &stored.sub)
@@ -519,8 +513,15 @@ impl Directory {
             &[&user.username, &user.sub],
             params.get("SECRET_HASH").map(String::as_str),
         )?;
+        // A disabled user's tokens are also revoked (AdminDisableUser); say why first.
         if !user.enabled {
             return Err(Error::not_authorized("User is disabled."));
+        }
+        if stored.revoked {
+            return Err(Error::not_authorized("Refresh Token has been revoked"));
+        }
+        if stored.expires < self.now() {
+            return Err(Error::not_authorized("Refresh Token has expired"));
         }
         let tokens = self
             .issue_tokens(

@@ -158,7 +158,8 @@ impl Directory {
         &self.revoked
     }
 
-    async fn revoke_user(&self, pool_id: &str, sub: &str) -> Result<()> {
+    /// Revokes every token family of the user (sign-out everywhere, disable, delete).
+    pub(crate) async fn revoke_user(&self, pool_id: &str, sub: &str) -> Result<()> {
         let families = self
             .store
             .revoke_user_token_families(pool_id, sub, self.now(), TOKEN_GRACE_SECS)

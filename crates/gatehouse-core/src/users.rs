@@ -803,6 +803,8 @@ impl Directory {
 
     pub async fn admin_delete_user(&self, pool_id: &str, username: &str) -> Result<()> {
         let (_, user) = self.admin_user(pool_id, username).await?;
+        // Its tokens die with it, at the gateway too (the journal outlives the user).
+        self.revoke_user(pool_id, &user.sub).await?;
         self.store.delete_user(pool_id, &user.sub).await?;
         Ok(())
     }
@@ -817,6 +819,10 @@ impl Directory {
         user.enabled = enabled;
         user.modified = self.now();
         self.store.update_user(&user).await?;
+        if !enabled {
+            // AWS: AdminDisableUser revokes the user's tokens.
+            self.revoke_user(pool_id, &user.sub).await?;
+        }
         Ok(())
     }
 
@@ -1170,6 +1176,7 @@ impl Directory {
 
     pub async fn delete_self(&self, access_token: &str) -> Result<()> {
         let auth = self.authenticate_access_token(access_token).await?;
+        self.revoke_user(&auth.user.pool_id, &auth.user.sub).await?;
         self.store
             .delete_user(&auth.user.pool_id, &auth.user.sub)
             .await?;
