@@ -9,7 +9,10 @@ use gatehouse_core::password::PasswordHasher;
 
 #[tokio::main]
 async fn main() {
-    let secs: f64 = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(5.0);
+    let secs: f64 = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5.0);
     let cores = std::thread::available_parallelism().map_or(2, usize::from);
     let Ok(hasher) = PasswordHasher::new(cores) else {
         eprintln!("cannot build the hasher");

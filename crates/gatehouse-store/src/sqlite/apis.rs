@@ -20,8 +20,11 @@ impl ApiStore for SqliteStore {
     async fn insert_api(&self, api: &HttpApi) -> StoreResult<()> {
         let (id, doc) = (api.id.clone(), to_doc(api)?);
         self.write(move |tx| {
-            tx.execute("INSERT INTO http_apis (id, doc) VALUES (?1, ?2)", params![id, doc])
-                .map_err(map_err)?;
+            tx.execute(
+                "INSERT INTO http_apis (id, doc) VALUES (?1, ?2)",
+                params![id, doc],
+            )
+            .map_err(map_err)?;
             Ok(())
         })
         .await
@@ -43,7 +46,10 @@ impl ApiStore for SqliteStore {
         let (id, doc) = (api.id.clone(), to_doc(api)?);
         self.write(move |tx| {
             let n = tx
-                .execute("UPDATE http_apis SET doc = ?2 WHERE id = ?1", params![id, doc])
+                .execute(
+                    "UPDATE http_apis SET doc = ?2 WHERE id = ?1",
+                    params![id, doc],
+                )
                 .map_err(map_err)?;
             if n == 0 {
                 return Err(StoreError::NotFound);
