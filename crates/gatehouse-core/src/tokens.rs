@@ -5,7 +5,17 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::{Map, Value};
 
-/// The parts of a token, decoded but not yet trusted.
+/// A compact JWS split and decoded, with any algorithm: nothing in it is trusted yet.
+pub struct Jws<'a> {
+    pub alg: String,
+    pub kid: Option<String>,
+    pub claims: Map<String, Value>,
+    /// `header.payload`, what the signature covers.
+    pub signing_input: &'a str,
+    pub signature: Vec<u8>,
+}
+
+/// The parts of one of our tokens (RS256 with a kid), decoded but not yet trusted.
 pub struct UnverifiedToken<'a> {
     pub kid: String,
     pub claims: Map<String, Value>,
@@ -14,10 +24,10 @@ pub struct UnverifiedToken<'a> {
 }
 
 /// Largest token we look at; real ones are 1-2 KiB.
-const MAX_TOKEN_LEN: usize = 16 * 1024;
+pub const MAX_TOKEN_LEN: usize = 16 * 1024;
 
-/// Splits and decodes a compact JWS. `None` for anything that is not a well-formed RS256 JWT.
-pub fn decode(token: &str) -> Option<UnverifiedToken<'_>> {
+/// Splits and decodes a compact JWS. `None` for anything malformed or oversized.
+pub fn parse(token: &str) -> Option<Jws<'_>> {
     if token.len() > MAX_TOKEN_LEN {
         return None;
     }
@@ -28,18 +38,32 @@ pub fn decode(token: &str) -> Option<UnverifiedToken<'_>> {
     }
     let header: Map<String, Value> =
         serde_json::from_slice(&URL_SAFE_NO_PAD.decode(h).ok()?).ok()?;
-    if header.get("alg")?.as_str()? != "RS256" {
-        return None;
-    }
-    let kid = header.get("kid")?.as_str()?.to_string();
     let claims: Map<String, Value> =
         serde_json::from_slice(&URL_SAFE_NO_PAD.decode(p).ok()?).ok()?;
-    let signature = URL_SAFE_NO_PAD.decode(s).ok()?;
-    Some(UnverifiedToken {
-        kid,
+    Some(Jws {
+        alg: header.get("alg")?.as_str()?.to_string(),
+        kid: header
+            .get("kid")
+            .and_then(Value::as_str)
+            .map(str::to_string),
         claims,
         signing_input: &token[..h.len() + 1 + p.len()],
-        signature,
+        signature: URL_SAFE_NO_PAD.decode(s).ok()?,
+    })
+}
+
+/// Decodes one of our tokens. `None` for anything that is not a well-formed RS256 JWT with a
+/// kid.
+pub fn decode(token: &str) -> Option<UnverifiedToken<'_>> {
+    let jws = parse(token)?;
+    if jws.alg != "RS256" {
+        return None;
+    }
+    Some(UnverifiedToken {
+        kid: jws.kid?,
+        claims: jws.claims,
+        signing_input: jws.signing_input,
+        signature: jws.signature,
     })
 }
 

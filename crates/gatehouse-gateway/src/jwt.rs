@@ -8,9 +8,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
-use gatehouse_core::Directory;
+use gatehouse_core::{tokens, Directory};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -19,7 +17,6 @@ use crate::snapshot::{IdentitySource, JwtAuthorizer};
 
 /// Clock skew tolerated on `exp`, `nbf` and `iat`.
 pub const LEEWAY_SECS: i64 = 30;
-const MAX_TOKEN_LEN: usize = 16 * 1024;
 
 /// Why a request was refused by its authorizer.
 #[derive(Debug, Clone, PartialEq)]
@@ -77,39 +74,6 @@ pub fn identity<'a>(
         }
     }
     None
-}
-
-struct Parsed<'a> {
-    alg: String,
-    kid: Option<String>,
-    claims: Map<String, Value>,
-    signing_input: &'a str,
-    signature: Vec<u8>,
-}
-
-fn parse(token: &str) -> Option<Parsed<'_>> {
-    if token.len() > MAX_TOKEN_LEN {
-        return None;
-    }
-    let mut parts = token.split('.');
-    let (h, p, s) = (parts.next()?, parts.next()?, parts.next()?);
-    if parts.next().is_some() {
-        return None;
-    }
-    let header: Map<String, Value> =
-        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(h).ok()?).ok()?;
-    let claims: Map<String, Value> =
-        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(p).ok()?).ok()?;
-    Some(Parsed {
-        alg: header.get("alg")?.as_str()?.to_string(),
-        kid: header
-            .get("kid")
-            .and_then(Value::as_str)
-            .map(str::to_string),
-        claims,
-        signing_input: &token[..h.len() + 1 + p.len()],
-        signature: URL_SAFE_NO_PAD.decode(s).ok()?,
-    })
 }
 
 fn num(claims: &Map<String, Value>, name: &str) -> Option<i64> {
@@ -194,7 +158,7 @@ async fn verified_claims(
         }
         return Ok(claims);
     }
-    let parsed = parse(token).ok_or_else(|| invalid("the token is malformed"))?;
+    let parsed = tokens::parse(token).ok_or_else(|| invalid("the token is malformed"))?;
     let iss = parsed
         .claims
         .get("iss")
