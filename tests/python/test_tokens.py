@@ -258,3 +258,22 @@ def test_tokens_survive_a_restart(fresh_server):
     assert public_idp.get_user(AccessToken=r["AccessToken"])["Username"] == "zed"
     assert public_idp.initiate_auth(ClientId=cid, AuthFlow="REFRESH_TOKEN_AUTH",
                                     AuthParameters={"REFRESH_TOKEN": r["RefreshToken"]})["AuthenticationResult"]
+
+
+def test_signing_keys_are_sealed_at_rest(server, idp):
+    """The database alone must not let anyone mint tokens: private keys are stored sealed under
+    the master key (not as PKCS#8 DER, which starts with a SEQUENCE tag 0x30 0x82)."""
+    pool_id = idp.create_user_pool(PoolName="sealed-keys")["UserPool"]["Id"]
+    con = sqlite3.connect(f"file:{server.data_dir / 'gatehouse.db'}?mode=ro", uri=True)
+    try:
+        rows = con.execute("SELECT kid, private_pkcs8 FROM signing_keys WHERE pool_id = ?", (pool_id,)).fetchall()
+    finally:
+        con.close()
+    assert len(rows) == 1
+    kid, blob = rows[0]
+    assert not bytes(blob).startswith(b"\x30\x82")
+    raw = base64.b64decode(bytes(blob))
+    assert b"\x30\x82" not in raw[:16]
+    # And the pool still signs and publishes that key.
+    jwks = requests.get(f"{server.url}/{pool_id}/.well-known/jwks.json").json()
+    assert [k["kid"] for k in jwks["keys"]] == [kid]

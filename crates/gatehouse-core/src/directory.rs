@@ -42,7 +42,7 @@ pub struct Directory {
     pub(crate) messenger: Arc<dyn Messenger>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) rng: Arc<dyn Random>,
-    pub(crate) secrets: SecretBox,
+    pub(crate) secrets: Arc<SecretBox>,
     pub(crate) config: DirectoryConfig,
     /// Revoked token families, in memory for O(1) checks (revocation.rs).
     pub(crate) revoked: crate::revocation::RevokedFamilies,
@@ -60,9 +60,10 @@ impl Directory {
         secrets: SecretBox,
         config: DirectoryConfig,
     ) -> Self {
+        let secrets = Arc::new(secrets);
         Self {
-            secrets,
-            keys: KeyRing::new(Arc::clone(&store)),
+            secrets: Arc::clone(&secrets),
+            keys: KeyRing::new(Arc::clone(&store), Arc::clone(&secrets)),
             store,
             hasher,
             messenger,

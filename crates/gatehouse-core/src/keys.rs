@@ -16,6 +16,8 @@ use gatehouse_store::{SigningKey, Store};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
+use crate::crypt::SecretBox;
+use crate::env::Random;
 use crate::error::{Error, Result};
 
 /// The loaded keys of one pool.
@@ -92,22 +94,41 @@ impl PoolKeys {
     }
 }
 
-/// The key ring of every pool, filled lazily from the store.
+/// The key ring of every pool, filled lazily from the store. Private keys are stored sealed
+/// under the master key, so the database alone does not let anyone mint tokens.
 pub struct KeyRing {
     store: Arc<dyn Store>,
+    secrets: Arc<SecretBox>,
     cache: RwLock<HashMap<String, Arc<PoolKeys>>>,
 }
 
+fn seal_context(pool_id: &str, kid: &str) -> String {
+    format!("signing-key/{pool_id}/{kid}")
+}
+
 impl KeyRing {
-    pub fn new(store: Arc<dyn Store>) -> Self {
+    pub fn new(store: Arc<dyn Store>, secrets: Arc<SecretBox>) -> Self {
         Self {
             store,
+            secrets,
             cache: RwLock::new(HashMap::new()),
         }
     }
 
+    /// The PKCS#8 DER of a stored key. Keys written before sealing was introduced are plain
+    /// DER (which starts with a SEQUENCE tag); sealed ones are base64 text.
+    fn private_der(&self, key: &SigningKey) -> Result<Vec<u8>> {
+        if key.private_pkcs8.first() == Some(&0x30) {
+            return Ok(key.private_pkcs8.clone());
+        }
+        let sealed = std::str::from_utf8(&key.private_pkcs8)
+            .map_err(|_| Error::Internal(format!("signing key {} unreadable", key.kid)))?;
+        self.secrets
+            .open(sealed, &seal_context(&key.pool_id, &key.kid))
+    }
+
     /// Generates and stores the first signing key of a new pool.
-    pub async fn create_for_pool(&self, pool_id: &str, now: i64) -> Result<()> {
+    pub async fn create_for_pool(&self, pool_id: &str, now: i64, rng: &dyn Random) -> Result<()> {
         let der = tokio::task::spawn_blocking(|| {
             let pair = KeyPair::generate(KeySize::Rsa2048)
                 .map_err(|_| Error::Internal("RSA key generation failed".into()))?;
@@ -122,14 +143,16 @@ impl KeyRing {
             .map_err(|e| Error::Internal(format!("generated key unreadable: {e}")))?;
         // The kid is a digest of the public key, base64 like Cognito's.
         let kid = STANDARD.encode(Sha256::digest(pair.public_key().as_ref()));
-        let key = SigningKey {
+        let sealed = self.secrets.seal(&der, &seal_context(pool_id, &kid), rng)?;
+        let mut key = SigningKey {
             pool_id: pool_id.to_string(),
             kid,
-            private_pkcs8: der,
+            private_pkcs8: sealed.into_bytes(),
             created: now,
             active: true,
         };
         self.store.put_signing_key(&key).await?;
+        key.private_pkcs8 = der;
         let loaded = PoolKeys::load(std::slice::from_ref(&key))?;
         self.insert(pool_id, Arc::new(loaded));
         Ok(())
@@ -139,9 +162,12 @@ impl KeyRing {
         if let Some(k) = self.cache.read().ok().and_then(|c| c.get(pool_id).cloned()) {
             return Ok(k);
         }
-        let stored = self.store.signing_keys(pool_id).await?;
+        let mut stored = self.store.signing_keys(pool_id).await?;
         if stored.is_empty() {
             return Err(Error::pool_not_found(pool_id));
+        }
+        for key in &mut stored {
+            key.private_pkcs8 = self.private_der(key)?;
         }
         let loaded = Arc::new(PoolKeys::load(&stored)?);
         self.insert(pool_id, Arc::clone(&loaded));

@@ -232,7 +232,7 @@ impl Directory {
             pool.id = format!("{}_{}", self.config.region, random_alnum(&*self.rng, 9));
             match self.store.insert_pool(&pool).await {
                 Ok(()) => {
-                    self.keys.create_for_pool(&pool.id, now).await?;
+                    self.keys.create_for_pool(&pool.id, now, &*self.rng).await?;
                     tracing::info!(pool_id = %pool.id, "user pool created");
                     return Ok(pool);
                 }
