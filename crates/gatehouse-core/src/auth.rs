@@ -179,16 +179,14 @@ impl Directory {
     ) -> Result<AuthOutcome> {
         let username = required(params, "USERNAME")?;
         let password = required(params, "PASSWORD")?;
-        let user = self.find_user(pool, username).await?;
-        let names: Vec<&str> = match &user {
-            Some(u) => vec![username, &u.username, &u.sub],
-            None => vec![username],
-        };
-        check_secret_hash(
-            client,
-            &names,
-            params.get("SECRET_HASH").map(String::as_str),
-        )?;
+        let user = self
+            .find_user_for_client(
+                pool,
+                client,
+                username,
+                params.get("SECRET_HASH").map(String::as_str),
+            )
+            .await?;
         let Some(user) = user else {
             // Same lockout and hashing work as a real check, so nothing tells who exists.
             return self

@@ -19,7 +19,6 @@ use subtle::ConstantTimeEq;
 use crate::auth::{
     required, session_context, session_data, sha256_hex, AuthOutcome, Challenge, SignInContext,
 };
-use crate::clients::check_secret_hash;
 use crate::env::random_bytes;
 use crate::error::{Error, Result};
 use crate::Directory;
@@ -310,16 +309,14 @@ impl Directory {
     ) -> Result<AuthOutcome> {
         let username = required(params, "USERNAME")?;
         let a = Self::client_public(required(params, "SRP_A")?)?;
-        let user = self.find_user(pool, username).await?;
-        let names: Vec<&str> = match &user {
-            Some(u) => vec![username, &u.username, &u.sub],
-            None => vec![username],
-        };
-        check_secret_hash(
-            client,
-            &names,
-            params.get("SECRET_HASH").map(String::as_str),
-        )?;
+        let user = self
+            .find_user_for_client(
+                pool,
+                client,
+                username,
+                params.get("SECRET_HASH").map(String::as_str),
+            )
+            .await?;
         let ctx = SignInContext::from_params(params);
         let expires = self.now() + i64::from(client.auth_session_validity_minutes) * 60;
 

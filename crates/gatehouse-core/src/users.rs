@@ -504,10 +504,26 @@ impl Directory {
         }
     }
 
-    /// A user-facing call that names a user: resolves client and user, honouring
-    /// PreventUserExistenceErrors with `missing` as the error for an unknown user.
+    /// The user a sign-in name refers to (if any), once the client's SECRET_HASH checks out
+    /// against the name typed, the username or the sub (AWS accepts any of them).
+    pub(crate) async fn find_user_for_client(
+        &self,
+        pool: &UserPool,
+        client: &AppClient,
+        username: &str,
+        secret_hash: Option<&str>,
+    ) -> Result<Option<User>> {
+        let user = self.find_user(pool, username).await?;
+        let names: Vec<&str> = match &user {
+            Some(u) => vec![username, &u.username, &u.sub],
+            None => vec![username],
+        };
+        check_secret_hash(client, &names, secret_hash)?;
+        Ok(user)
+    }
+
     /// A user-facing call that names a user: resolves its client, pool and (maybe) user, and
-    /// checks SECRET_HASH against the name typed, the username and the sub.
+    /// checks SECRET_HASH.
     async fn lookup_public(
         &self,
         client_id: &str,
@@ -516,12 +532,9 @@ impl Directory {
     ) -> Result<(AppClient, UserPool, Option<User>)> {
         let client = self.client(client_id).await?;
         let pool = self.pool(&client.pool_id).await?;
-        let user = self.find_user(&pool, username).await?;
-        let names: Vec<&str> = match &user {
-            Some(u) => vec![username, &u.username, &u.sub],
-            None => vec![username],
-        };
-        check_secret_hash(&client, &names, secret_hash)?;
+        let user = self
+            .find_user_for_client(&pool, &client, username, secret_hash)
+            .await?;
         Ok((client, pool, user))
     }
 
