@@ -18,6 +18,7 @@ pub mod keys;
 pub mod lockout;
 pub mod messages;
 pub mod mfa;
+pub mod oauth;
 pub mod password;
 pub mod pools;
 pub mod revocation;
