@@ -280,8 +280,8 @@ fn tokens(t: &Tokens) -> Value {
     v
 }
 
-pub fn auth_outcome(o: &AuthOutcome) -> Value {
-    match o {
+pub fn auth_outcome(o: &AuthOutcome) -> Result<Value, crate::WireError> {
+    Ok(match o {
         AuthOutcome::Authenticated(t) => json!({
             "ChallengeParameters": {},
             "AuthenticationResult": tokens(t),
@@ -291,5 +291,11 @@ pub fn auth_outcome(o: &AuthOutcome) -> Value {
             "Session": c.session,
             "ChallengeParameters": c.parameters,
         }),
-    }
+        // Only the hosted pages' sign-ins end this way, and the API never runs one.
+        AuthOutcome::SignedIn { .. } => {
+            return Err(crate::WireError::Domain(gatehouse_core::Error::Internal(
+                "a hosted sign-in reached the API".into(),
+            )))
+        }
+    })
 }

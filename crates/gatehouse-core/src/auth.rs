@@ -40,12 +40,16 @@ pub struct NewDeviceMetadata {
 pub struct SignInContext {
     /// DEVICE_KEY the client sent, if it has a remembered device.
     pub device_key: Option<String>,
+    /// A sign-in through the hosted pages: it ends with the user signed in, not with tokens
+    /// (the authorization code or the implicit grant issues those, oauth/).
+    pub hosted: bool,
 }
 
 impl SignInContext {
     pub fn from_params(params: &BTreeMap<String, String>) -> Self {
         Self {
             device_key: params.get("DEVICE_KEY").filter(|k| !k.is_empty()).cloned(),
+            hosted: false,
         }
     }
 }
@@ -61,6 +65,11 @@ pub struct Challenge {
 pub enum AuthOutcome {
     Authenticated(Tokens),
     Challenge(Challenge),
+    /// A hosted-page sign-in completed (`SignInContext::hosted`): no tokens yet.
+    SignedIn {
+        user: Box<User>,
+        auth_time: i64,
+    },
 }
 
 /// Who a verified access token speaks for.
@@ -75,12 +84,17 @@ pub struct AccessAuth {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Caller<'a> {
     Public,
-    Admin { pool_id: &'a str },
+    Admin {
+        pool_id: &'a str,
+    },
+    /// The hosted sign-in pages (oauth/hosted.rs): a password sign-in whatever the client's
+    /// ExplicitAuthFlows, ending without tokens.
+    Hosted,
 }
 
 /// What a challenge session remembers of the sign-in context.
 pub(crate) fn session_data(ctx: &SignInContext) -> Value {
-    json!({ "device_key": ctx.device_key })
+    json!({ "device_key": ctx.device_key, "hosted": ctx.hosted })
 }
 
 pub(crate) fn session_context(data: &Value) -> SignInContext {
@@ -89,6 +103,7 @@ pub(crate) fn session_context(data: &Value) -> SignInContext {
             .get("device_key")
             .and_then(Value::as_str)
             .map(str::to_string),
+        hosted: data.get("hosted").and_then(Value::as_bool).unwrap_or(false),
     }
 }
 
@@ -135,17 +150,26 @@ impl Directory {
         let (client, pool) = self.client_for(client_id, caller).await?;
         let admin = matches!(caller, Caller::Admin { .. });
         match flow {
+            "USER_PASSWORD_AUTH" if caller == Caller::Hosted => {
+                let ctx = SignInContext {
+                    hosted: true,
+                    ..SignInContext::default()
+                };
+                self.password_auth(&pool, &client, &params, ctx).await
+            }
             "USER_PASSWORD_AUTH" if !admin => {
                 if !client.allows("ALLOW_USER_PASSWORD_AUTH") {
                     return Err(Error::invalid("USER_PASSWORD_AUTH flow not enabled for this client"));
                 }
-                self.password_auth(&pool, &client, &params).await
+                let ctx = SignInContext::from_params(&params);
+                self.password_auth(&pool, &client, &params, ctx).await
             }
             "ADMIN_USER_PASSWORD_AUTH" | "ADMIN_NO_SRP_AUTH" if admin => {
                 if !client.allows("ALLOW_ADMIN_USER_PASSWORD_AUTH") {
                     return Err(Error::invalid("Auth flow not enabled for this client"));
                 }
-                self.password_auth(&pool, &client, &params).await
+                let ctx = SignInContext::from_params(&params);
+                self.password_auth(&pool, &client, &params, ctx).await
             }
             "REFRESH_TOKEN_AUTH" | "REFRESH_TOKEN" => {
                 if !client.allows("ALLOW_REFRESH_TOKEN_AUTH") {
@@ -176,6 +200,7 @@ impl Directory {
         pool: &UserPool,
         client: &AppClient,
         params: &BTreeMap<String, String>,
+        ctx: SignInContext,
     ) -> Result<AuthOutcome> {
         let username = required(params, "USERNAME")?;
         let password = required(params, "PASSWORD")?;
@@ -207,8 +232,7 @@ impl Directory {
             self.record_failed_sign_in(&user).await?;
             return Err(Error::not_authorized("Incorrect username or password."));
         }
-        self.first_factor_passed(pool, client, user, SignInContext::from_params(params))
-            .await
+        self.first_factor_passed(pool, client, user, ctx).await
     }
 
     /// After the password (or its SRP proof) checked out: the user's state decides what comes
@@ -275,6 +299,12 @@ impl Directory {
         user: &User,
         ctx: &SignInContext,
     ) -> Result<AuthOutcome> {
+        if ctx.hosted {
+            return Ok(AuthOutcome::SignedIn {
+                user: Box::new(user.clone()),
+                auth_time: self.now(),
+            });
+        }
         let mut tokens = self
             .issue_tokens(pool, client, user, self.now(), None, true)
             .await?;
@@ -380,6 +410,10 @@ impl Directory {
             || stored.client_id != client.client_id
             || stored.pool_id != pool.id
         {
+            return Err(expired());
+        }
+        // A hosted-page sign-in is answered only by the hosted pages, and they answer no other.
+        if session_context(&stored.data).hosted != (caller == Caller::Hosted) {
             return Err(expired());
         }
         if stored.challenge != challenge_name {
@@ -618,6 +652,7 @@ impl Directory {
                     created: now,
                     expires: now + client.refresh_token_seconds() as i64,
                     revoked: false,
+                    scopes: None,
                 })
                 .await?;
             Some(token)

@@ -4,7 +4,9 @@
 
 pub mod apis;
 pub mod devices;
+pub mod domains;
 pub mod model;
+pub mod oauth;
 pub mod sqlite;
 
 use async_trait::async_trait;
@@ -12,7 +14,11 @@ use serde_json::Value;
 
 pub use apis::ApiStore;
 pub use devices::{Device, DeviceStore};
+pub use domains::DomainStore;
 pub use model::*;
+pub use oauth::{
+    OAuthConfigStore, ResourceServer, ResourceServerScope, UiCustomization, UserPoolDomain,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -136,6 +142,8 @@ pub trait CodeStore: Send + Sync {
 #[async_trait]
 pub trait SessionStore: Send + Sync {
     async fn put_session(&self, session: &AuthSession) -> StoreResult<()>;
+    /// Reads a session without consuming it (the hosted pages' long-lived sign-in session).
+    async fn get_session(&self, id_hash: &str) -> StoreResult<Option<AuthSession>>;
     /// Removes and returns the session: a session answers one challenge only.
     async fn take_session(&self, id_hash: &str) -> StoreResult<Option<AuthSession>>;
     /// Drops sessions that expired before `now`; returns how many.
@@ -226,6 +234,7 @@ pub trait Store:
     + TokenStore
     + KeyStore
     + DeviceStore
+    + OAuthConfigStore
 {
 }
 
@@ -240,5 +249,6 @@ impl<T> Store for T where
         + TokenStore
         + KeyStore
         + DeviceStore
+        + OAuthConfigStore
 {
 }

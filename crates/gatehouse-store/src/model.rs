@@ -226,6 +226,8 @@ pub struct RefreshToken {
     pub created: i64,
     pub expires: i64,
     pub revoked: bool,
+    /// The scopes an OAuth grant gave it, space-separated; `None` for Cognito API sign-ins.
+    pub scopes: Option<String>,
 }
 
 /// A pool's token-signing key pair.

@@ -50,7 +50,7 @@ pub async fn initiate(dir: &Directory, input: Value, admin: bool) -> Result<Valu
         None => Caller::Public,
     };
     let out = dir.initiate_auth(caller, client_id, flow, params).await?;
-    Ok(render::auth_outcome(&out))
+    render::auth_outcome(&out)
 }
 
 pub async fn respond(dir: &Directory, input: Value, admin: bool) -> Result<Value, WireError> {
@@ -80,5 +80,5 @@ pub async fn respond(dir: &Directory, input: Value, admin: bool) -> Result<Value
             responses,
         )
         .await?;
-    Ok(render::auth_outcome(&out))
+    render::auth_outcome(&out)
 }

@@ -681,6 +681,34 @@ impl CodeStore for SqliteStore {
     }
 }
 
+type SessionRow = (String, String, String, String, String, i64, String);
+
+fn session_row(r: &Row<'_>) -> rusqlite::Result<SessionRow> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+    ))
+}
+
+fn session_from_row(
+    (id_hash, pool_id, client_id, username, challenge, expires, data): SessionRow,
+) -> StoreResult<AuthSession> {
+    Ok(AuthSession {
+        id_hash,
+        pool_id,
+        client_id,
+        username,
+        challenge,
+        expires,
+        data: from_doc(&data)?,
+    })
+}
+
 #[async_trait]
 impl SessionStore for SqliteStore {
     async fn put_session(&self, session: &AuthSession) -> StoreResult<()> {
@@ -707,6 +735,20 @@ impl SessionStore for SqliteStore {
         .await
     }
 
+    async fn get_session(&self, id_hash: &str) -> StoreResult<Option<AuthSession>> {
+        let row = self.read(|c| {
+            c.prepare_cached(
+                "SELECT id_hash, pool_id, client_id, username, challenge, expires, data
+                 FROM auth_sessions WHERE id_hash = ?1",
+            )
+            .map_err(map_err)?
+            .query_row([id_hash], session_row)
+            .optional()
+            .map_err(map_err)
+        })?;
+        row.map(session_from_row).transpose()
+    }
+
     async fn take_session(&self, id_hash: &str) -> StoreResult<Option<AuthSession>> {
         let id = id_hash.to_string();
         let row = self
@@ -715,36 +757,13 @@ impl SessionStore for SqliteStore {
                     "DELETE FROM auth_sessions WHERE id_hash = ?1
                      RETURNING id_hash, pool_id, client_id, username, challenge, expires, data",
                     [id],
-                    |r| {
-                        Ok((
-                            r.get::<_, String>(0)?,
-                            r.get::<_, String>(1)?,
-                            r.get::<_, String>(2)?,
-                            r.get::<_, String>(3)?,
-                            r.get::<_, String>(4)?,
-                            r.get::<_, i64>(5)?,
-                            r.get::<_, String>(6)?,
-                        ))
-                    },
+                    session_row,
                 )
                 .optional()
                 .map_err(map_err)
             })
             .await?;
-        row.map(
-            |(id_hash, pool_id, client_id, username, challenge, expires, data)| {
-                Ok(AuthSession {
-                    id_hash,
-                    pool_id,
-                    client_id,
-                    username,
-                    challenge,
-                    expires,
-                    data: from_doc(&data)?,
-                })
-            },
-        )
-        .transpose()
+        row.map(session_from_row).transpose()
     }
 
     async fn purge_expired(&self, now: i64) -> StoreResult<u64> {
@@ -769,6 +788,7 @@ fn refresh_from_row(r: &Row<'_>) -> rusqlite::Result<RefreshToken> {
         created: r.get(6)?,
         expires: r.get(7)?,
         revoked: r.get::<_, i64>(8)? != 0,
+        scopes: r.get(9)?,
     })
 }
 
@@ -779,8 +799,9 @@ impl TokenStore for SqliteStore {
         self.write(move |tx| {
             tx.execute(
                 "INSERT INTO refresh_tokens
-                 (token_hash, pool_id, client_id, sub, origin_jti, auth_time, created, expires, revoked)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                 (token_hash, pool_id, client_id, sub, origin_jti, auth_time, created, expires,
+                  revoked, scopes)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 params![
                     t.token_hash,
                     t.pool_id,
@@ -790,7 +811,8 @@ impl TokenStore for SqliteStore {
                     t.auth_time,
                     t.created,
                     t.expires,
-                    i64::from(t.revoked)
+                    i64::from(t.revoked),
+                    t.scopes
                 ],
             )
             .map_err(map_err)?;
@@ -803,7 +825,7 @@ impl TokenStore for SqliteStore {
         self.read(|c| {
             c.prepare_cached(
                 "SELECT token_hash, pool_id, client_id, sub, origin_jti, auth_time, created,
-                        expires, revoked
+                        expires, revoked, scopes
                  FROM refresh_tokens WHERE token_hash = ?1",
             )
             .map_err(map_err)?

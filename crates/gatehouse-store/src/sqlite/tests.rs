@@ -286,7 +286,50 @@ fn refresh(hash: &str, sub: &str, origin: &str, expires: i64) -> RefreshToken {
         created: 1,
         expires,
         revoked: false,
+        scopes: None,
     }
+}
+
+#[tokio::test]
+async fn refresh_token_scopes_round_trip() {
+    let (_d, s) = open();
+    s.insert_pool(&pool("p1")).await.unwrap();
+    s.insert_user(&user("p1", "s1", "alice@example.com"), "s1")
+        .await
+        .unwrap();
+    let mut t = refresh("h1", "sub-s1", "o1", 100);
+    t.scopes = Some("openid pets/read".into());
+    s.put_refresh_token(&t).await.unwrap();
+    s.put_refresh_token(&refresh("h2", "sub-s1", "o2", 100))
+        .await
+        .unwrap();
+    let got = s.get_refresh_token("h1").await.unwrap().unwrap();
+    assert_eq!(got.scopes.as_deref(), Some("openid pets/read"));
+    assert_eq!(
+        s.get_refresh_token("h2").await.unwrap().unwrap().scopes,
+        None
+    );
+}
+
+#[tokio::test]
+async fn get_session_reads_without_consuming() {
+    let (_d, s) = open();
+    s.insert_pool(&pool("p1")).await.unwrap();
+    let session = AuthSession {
+        id_hash: "abc".into(),
+        pool_id: "p1".into(),
+        client_id: "c".into(),
+        username: "alice".into(),
+        challenge: "HOSTED_SESSION".into(),
+        expires: 100,
+        data: serde_json::json!({ "auth_time": 5 }),
+    };
+    s.put_session(&session).await.unwrap();
+    assert_eq!(s.get_session("abc").await.unwrap(), Some(session.clone()));
+    assert_eq!(s.get_session("abc").await.unwrap(), Some(session.clone()));
+    assert_eq!(s.take_session("abc").await.unwrap(), Some(session));
+    assert_eq!(s.get_session("abc").await.unwrap(), None);
+    assert_eq!(s.get_session("missing").await.unwrap(), None);
 }
 
 #[tokio::test]
