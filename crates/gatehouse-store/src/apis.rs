@@ -141,8 +141,10 @@ pub struct DeploymentSnapshot {
     pub authorizers: Vec<Authorizer>,
 }
 
+/// The API service also keeps the custom domain names that route to its APIs, so one store
+/// object serves both.
 #[async_trait]
-pub trait ApiStore: Send + Sync {
+pub trait ApiStore: crate::domains::DomainStore + Send + Sync {
     /// Conflict when the id is taken.
     async fn insert_api(&self, api: &HttpApi) -> StoreResult<()>;
     async fn get_api(&self, api_id: &str) -> StoreResult<Option<HttpApi>>;

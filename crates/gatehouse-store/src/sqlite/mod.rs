@@ -9,6 +9,8 @@ mod devices;
 mod oauth;
 mod domains;
 #[cfg(test)]
+mod domain_tests;
+#[cfg(test)]
 mod tests;
 
 use std::path::{Path, PathBuf};
