@@ -86,6 +86,8 @@ impl WireError {
                     Error::SoftwareTokenMfaNotFound(_) => "SoftwareTokenMFANotFoundException",
                     Error::Unauthorized(_) => "UnauthorizedException",
                     Error::UnsupportedTokenType(_) => "UnsupportedTokenTypeException",
+                    Error::ScopeDoesNotExist(_) => "ScopeDoesNotExistException",
+                    Error::InvalidOAuthFlow(_) => "InvalidOAuthFlowException",
                     Error::Internal(_) => "InternalErrorException",
                     Error::Unavailable(_) => "InternalErrorException",
                 };
@@ -109,6 +111,18 @@ impl WireError {
                     other => (bad, kind, other.to_string()),
                 }
             }
+        }
+    }
+}
+
+/// `ExceptionName: message`, as a client would show the error.
+impl std::fmt::Display for WireError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (_, kind, message) = self.parts();
+        if message.is_empty() {
+            f.write_str(kind)
+        } else {
+            write!(f, "{kind}: {message}")
         }
     }
 }

@@ -26,6 +26,15 @@ use serde_json::Value;
 
 pub use error::WireError;
 
+/// The operations for in-process callers (the declarative configuration file): the same
+/// parsing, validation and domain calls as the wire, without HTTP or signatures, plus
+/// creation with caller-chosen ids.
+pub mod inproc {
+    pub use crate::ops::clients::create_with_id as create_user_pool_client_with_id;
+    pub use crate::ops::dispatch;
+    pub use crate::ops::pools::create_with_id as create_user_pool_with_id;
+}
+
 /// Requests larger than this are refused before parsing (Cognito's largest requests are a few KiB).
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 

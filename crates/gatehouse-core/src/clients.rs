@@ -266,6 +266,43 @@ fn build(pool: &UserPool, req: ClientSettings, base: AppClient) -> Result<AppCli
     })
 }
 
+/// The secret of a client created with a given id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientSecretChoice {
+    None,
+    Generate,
+    /// This secret (AWS's custom client secrets: 24 to 64 of `[\w+]`).
+    Given(String),
+}
+
+fn is_word_or_plus(v: &str) -> bool {
+    v.chars()
+        .all(|c| c.is_alphanumeric() || c == '_' || c == '+')
+}
+
+/// AWS's ClientId pattern: 1 to 128 of `[\w+]`.
+pub fn check_client_id(id: &str) -> Result<()> {
+    if (1..=128).contains(&id.chars().count()) && is_word_or_plus(id) {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!(
+            "Invalid client id {id}: it must be 1 to 128 characters of [\\w+]"
+        )))
+    }
+}
+
+/// AWS's pattern for a client secret given by the caller: 24 to 64 of `[\w+]`. The
+/// message never shows the secret.
+pub fn check_client_secret(secret: &str) -> Result<()> {
+    if (24..=64).contains(&secret.chars().count()) && is_word_or_plus(secret) {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            "Invalid client secret: it must be 24 to 64 characters of [\\w+]",
+        ))
+    }
+}
+
 impl Directory {
     pub async fn create_client(
         &self,
@@ -273,13 +310,54 @@ impl Directory {
         generate_secret: bool,
         req: ClientSettings,
     ) -> Result<AppClient> {
+        let secret = generate_secret.then(|| random_lower_alnum(&*self.rng, 51));
+        let id = random_lower_alnum(&*self.rng, 26);
+        self.insert_new_client(pool_id, id, secret, req).await
+    }
+
+    /// CreateUserPoolClient with the id (and secret) chosen by the caller: the declarative
+    /// configuration, so tokens keep their `aud` / `client_id` across data dirs. The id must
+    /// look like AWS's and not belong to any client yet.
+    pub async fn create_client_with_id(
+        &self,
+        pool_id: &str,
+        client_id: &str,
+        secret: ClientSecretChoice,
+        req: ClientSettings,
+    ) -> Result<AppClient> {
+        check_client_id(client_id)?;
+        let secret = match secret {
+            ClientSecretChoice::None => None,
+            ClientSecretChoice::Generate => Some(random_lower_alnum(&*self.rng, 51)),
+            ClientSecretChoice::Given(s) => {
+                check_client_secret(&s)?;
+                Some(s)
+            }
+        };
+        if let Some(other) = self.store.get_client(client_id).await? {
+            return Err(Error::invalid(format!(
+                "A user pool client with id {client_id} already exists (in pool {}).",
+                other.pool_id
+            )));
+        }
+        self.insert_new_client(pool_id, client_id.to_string(), secret, req)
+            .await
+    }
+
+    async fn insert_new_client(
+        &self,
+        pool_id: &str,
+        client_id: String,
+        client_secret: Option<String>,
+        req: ClientSettings,
+    ) -> Result<AppClient> {
         let pool = self.pool(pool_id).await?;
         let now = self.now();
         let base = AppClient {
             pool_id: pool_id.to_string(),
-            client_id: random_lower_alnum(&*self.rng, 26),
+            client_id,
             client_name: String::new(),
-            client_secret: generate_secret.then(|| random_lower_alnum(&*self.rng, 51)),
+            client_secret,
             created: now,
             modified: now,
             explicit_auth_flows: vec![],

@@ -144,8 +144,44 @@ fn check_constraints(a: &SchemaAttribute) -> Result<()> {
     Ok(())
 }
 
+/// The pattern of AWS's user pool ids, `<region>_<alphanumerics>` (at most 55 characters).
+/// A pool created with a given id must also belong to this server's region.
+pub fn check_pool_id(id: &str, region: &str) -> Result<()> {
+    let suffix_ok = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric());
+    let valid = id.len() <= 55
+        && id.rsplit_once('_').is_some_and(|(prefix, suffix)| {
+            !prefix.is_empty()
+                && prefix
+                    .chars()
+                    .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
+                && suffix_ok(suffix)
+        });
+    if !valid {
+        return Err(Error::invalid(format!(
+            "Invalid user pool id {id}: it must match [\\w-]+_[0-9a-zA-Z]+ and be at most 55 characters"
+        )));
+    }
+    if !id.starts_with(&format!("{region}_")) {
+        return Err(Error::invalid(format!(
+            "Invalid user pool id {id}: a pool id starts with this server's region ({region}_)"
+        )));
+    }
+    Ok(())
+}
+
 impl Directory {
     pub async fn create_pool(&self, req: NewPool) -> Result<UserPool> {
+        self.insert_new_pool(req, None).await
+    }
+
+    /// CreateUserPool with an id chosen by the caller (the declarative configuration, so a
+    /// set-up keeps its issuers across data dirs). The id must look like AWS's and be free.
+    pub async fn create_pool_with_id(&self, pool_id: &str, req: NewPool) -> Result<UserPool> {
+        check_pool_id(pool_id, &self.config.region)?;
+        self.insert_new_pool(req, Some(pool_id)).await
+    }
+
+    async fn insert_new_pool(&self, req: NewPool, given_id: Option<&str>) -> Result<UserPool> {
         if !req.username_attributes.is_empty() && !req.alias_attributes.is_empty() {
             return Err(Error::invalid(
                 "Only one of the aliasAttributes or usernameAttributes can be set in a User Pool.",
@@ -227,14 +263,24 @@ impl Directory {
                 .attributes_require_verification_before_update,
             settings: req.settings,
         };
-        // Ids are random; a collision is astronomically unlikely but cheap to retry.
+        // Ids are random; a collision is astronomically unlikely but cheap to retry. A given
+        // id is tried once.
         for _ in 0..5 {
-            pool.id = format!("{}_{}", self.config.region, random_alnum(&*self.rng, 9));
+            pool.id = match given_id {
+                Some(id) => id.to_string(),
+                None => format!("{}_{}", self.config.region, random_alnum(&*self.rng, 9)),
+            };
             match self.store.insert_pool(&pool).await {
                 Ok(()) => {
                     self.keys.create_for_pool(&pool.id, now, &*self.rng).await?;
                     tracing::info!(pool_id = %pool.id, "user pool created");
                     return Ok(pool);
+                }
+                Err(gatehouse_store::StoreError::Conflict(_)) if given_id.is_some() => {
+                    return Err(Error::invalid(format!(
+                        "A user pool with id {} already exists.",
+                        pool.id
+                    )))
                 }
                 Err(gatehouse_store::StoreError::Conflict(_)) => continue,
                 Err(e) => return Err(e.into()),

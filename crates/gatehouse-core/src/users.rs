@@ -854,6 +854,21 @@ impl Directory {
         Ok(())
     }
 
+    /// Whether `password` is the user's current password, with no sign-in side effects (no
+    /// lockout counting, no session): the declarative configuration sets a declared password
+    /// only when it differs, so re-applying a file changes nothing.
+    pub async fn admin_password_matches(
+        &self,
+        pool_id: &str,
+        username: &str,
+        password: &str,
+    ) -> Result<bool> {
+        let (_, user) = self.admin_user(pool_id, username).await?;
+        self.hasher
+            .verify(password, user.password_hash.as_deref())
+            .await
+    }
+
     pub async fn admin_set_user_password(
         &self,
         pool_id: &str,

@@ -63,6 +63,14 @@ impl WireError {
     }
 }
 
+/// `ExceptionName: message`, as a client would show the error.
+impl std::fmt::Display for WireError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (_, kind, message) = self.parts();
+        write!(f, "{kind}: {message}")
+    }
+}
+
 impl IntoResponse for WireError {
     fn into_response(self) -> Response {
         let (status, kind, message) = self.parts();

@@ -30,6 +30,13 @@ use serde_json::Value;
 
 pub use error::WireError;
 
+/// The request members of the management operations, parsed exactly as the REST API parses
+/// them, for in-process callers (the declarative configuration file).
+pub mod inproc {
+    pub use crate::openapi::parse as openapi;
+    pub use crate::parse::{api, authorizer, integration, route, stage};
+}
+
 /// Requests larger than this are refused before parsing (OpenAPI imports are the largest).
 pub const MAX_BODY_BYTES: usize = 6 * 1024 * 1024;
 

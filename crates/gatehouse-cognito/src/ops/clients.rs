@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use gatehouse_core::clients::{ClientSettings, PartialUnits};
+use gatehouse_core::clients::{ClientSecretChoice, ClientSettings, PartialUnits};
 use gatehouse_core::Directory;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -142,6 +142,29 @@ pub async fn create(dir: &Directory, input: Value) -> Result<Value, WireError> {
     let s = settings(&r, &input, name)?;
     let client = dir
         .create_client(pool_id, r.generate_secret.unwrap_or(false), s)
+        .await?;
+    Ok(json!({ "UserPoolClient": render::client(&client) }))
+}
+
+/// CreateUserPoolClient with the client id (and secret) chosen by the caller (the declarative
+/// configuration). `GenerateSecret` in `input` asks for a generated secret when none is given.
+pub async fn create_with_id(
+    dir: &Directory,
+    input: Value,
+    client_id: &str,
+    client_secret: Option<String>,
+) -> Result<Value, WireError> {
+    let r: ClientIn = parse(input.clone())?;
+    let pool_id = validate::pool_id(&r.user_pool_id)?;
+    let name = validate::display_name("clientName", &r.client_name)?;
+    let s = settings(&r, &input, name)?;
+    let secret = match (client_secret, r.generate_secret.unwrap_or(false)) {
+        (Some(given), _) => ClientSecretChoice::Given(given),
+        (None, true) => ClientSecretChoice::Generate,
+        (None, false) => ClientSecretChoice::None,
+    };
+    let client = dir
+        .create_client_with_id(pool_id, client_id, secret, s)
         .await?;
     Ok(json!({ "UserPoolClient": render::client(&client) }))
 }

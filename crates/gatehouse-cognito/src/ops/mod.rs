@@ -1,11 +1,11 @@
 //! The operation table: each Cognito operation by name.
 
 mod auth;
-mod clients;
+pub(crate) mod clients;
 mod devices;
 mod groups;
 mod mfa;
-mod pools;
+pub(crate) mod pools;
 mod signout;
 mod users;
 

@@ -264,28 +264,47 @@ struct CreateIn {
 }
 
 pub async fn create(dir: &Directory, input: Value) -> Result<Value, WireError> {
+    create_as(dir, input, None).await
+}
+
+/// CreateUserPool with a pool id chosen by the caller (the declarative configuration).
+pub async fn create_with_id(
+    dir: &Directory,
+    pool_id: &str,
+    input: Value,
+) -> Result<Value, WireError> {
+    create_as(dir, input, Some(pool_id)).await
+}
+
+async fn create_as(
+    dir: &Directory,
+    input: Value,
+    pool_id: Option<&str>,
+) -> Result<Value, WireError> {
     let settings = passthrough_checked(&input)?;
     let r: CreateIn = parse(input)?;
     let name = validate::display_name("poolName", &r.pool_name)?;
-    let pool = dir
-        .create_pool(NewPool {
-            name,
-            password_policy: password_policy(r.policies)?,
-            username_attributes: r.username_attributes.unwrap_or_default(),
-            alias_attributes: r.alias_attributes.unwrap_or_default(),
-            auto_verified_attributes: r.auto_verified_attributes.unwrap_or_default(),
-            schema: schema(r.schema)?,
-            mfa_configuration: r.mfa_configuration,
-            admin_create_user: admin_create_user_config(r.admin_create_user_config)?,
-            deletion_protection: deletion_protection(r.deletion_protection)?,
-            username_case_sensitive: r.username_configuration.and_then(|u| u.case_sensitive),
-            attributes_require_verification_before_update: r
-                .user_attribute_update_settings
-                .and_then(|u| u.attributes_require_verification_before_update)
-                .unwrap_or_default(),
-            settings,
-        })
-        .await?;
+    let new = NewPool {
+        name,
+        password_policy: password_policy(r.policies)?,
+        username_attributes: r.username_attributes.unwrap_or_default(),
+        alias_attributes: r.alias_attributes.unwrap_or_default(),
+        auto_verified_attributes: r.auto_verified_attributes.unwrap_or_default(),
+        schema: schema(r.schema)?,
+        mfa_configuration: r.mfa_configuration,
+        admin_create_user: admin_create_user_config(r.admin_create_user_config)?,
+        deletion_protection: deletion_protection(r.deletion_protection)?,
+        username_case_sensitive: r.username_configuration.and_then(|u| u.case_sensitive),
+        attributes_require_verification_before_update: r
+            .user_attribute_update_settings
+            .and_then(|u| u.attributes_require_verification_before_update)
+            .unwrap_or_default(),
+        settings,
+    };
+    let pool = match pool_id {
+        Some(id) => dir.create_pool_with_id(id, new).await?,
+        None => dir.create_pool(new).await?,
+    };
     Ok(json!({ "UserPool": render::pool(&pool, 0, dir.config()) }))
 }
 

@@ -33,6 +33,22 @@ pub struct ApiInput {
 
 const API_ID_LEN: usize = 10;
 
+/// The shape of the API ids AWS hands out: 10 lower-case letters and digits (they are also
+/// the first label of the `{apiId}.execute-api.` host).
+pub fn check_api_id(id: &str) -> ApiResult<()> {
+    if id.len() == API_ID_LEN
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+    {
+        Ok(())
+    } else {
+        Err(ApiError::bad(format!(
+            "Invalid API id {id}: an API id is {API_ID_LEN} lower-case letters and digits"
+        )))
+    }
+}
+
 fn check_name(name: &str) -> ApiResult<()> {
     if name.is_empty() || name.chars().count() > 128 {
         return Err(ApiError::bad("Name must be between 1 and 128 characters"));
@@ -61,6 +77,18 @@ impl ApiService {
     }
 
     pub async fn create_api(&self, input: ApiInput) -> ApiResult<HttpApi> {
+        self.insert_new_api(input, None).await
+    }
+
+    /// CreateApi with an id chosen by the caller (the declarative configuration, so an API
+    /// keeps its `{apiId}.execute-api` host across data dirs). The id must look like the ones
+    /// AWS hands out (10 lower-case letters and digits) and be free.
+    pub async fn create_api_with_id(&self, api_id: &str, input: ApiInput) -> ApiResult<HttpApi> {
+        check_api_id(api_id)?;
+        self.insert_new_api(input, Some(api_id)).await
+    }
+
+    async fn insert_new_api(&self, input: ApiInput, given_id: Option<&str>) -> ApiResult<HttpApi> {
         let name = input
             .name
             .ok_or_else(|| ApiError::bad("Name is required"))?;
@@ -111,15 +139,24 @@ impl ApiService {
             }
             None => None,
         };
-        // Insert with a fresh id, retrying on the (unlikely) collision.
+        // Insert with a fresh id, retrying on the (unlikely) collision; a given id is tried once.
         for _ in 0..8 {
-            api.id = random_lower_alnum(self.rng.as_ref(), API_ID_LEN);
+            api.id = match given_id {
+                Some(id) => id.to_string(),
+                None => random_lower_alnum(self.rng.as_ref(), API_ID_LEN),
+            };
             match self.store.insert_api(&api).await {
                 Ok(()) => {
                     let Some((key, integration)) = quick else {
                         return Ok(api);
                     };
                     return self.quick_create(&api.id, key, integration).await;
+                }
+                Err(StoreError::Conflict(_)) if given_id.is_some() => {
+                    return Err(ApiError::conflict(format!(
+                        "An API with id {} already exists",
+                        api.id
+                    )))
                 }
                 Err(StoreError::Conflict(_)) => continue,
                 Err(e) => return Err(e.into()),
