@@ -264,9 +264,11 @@ fn tokens(t: &Tokens) -> Value {
         "AccessToken": t.access_token,
         "ExpiresIn": t.expires_in,
         "TokenType": "Bearer",
-        "IdToken": t.id_token,
     });
     if let Some(obj) = v.as_object_mut() {
+        if let Some(id) = &t.id_token {
+            obj.insert("IdToken".into(), json!(id));
+        }
         if let Some(r) = &t.refresh_token {
             obj.insert("RefreshToken".into(), json!(r));
         }

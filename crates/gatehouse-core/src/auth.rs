@@ -22,7 +22,8 @@ pub const USER_ADMIN_SCOPE: &str = "aws.cognito.signin.user.admin";
 #[derive(Debug, Clone)]
 pub struct Tokens {
     pub access_token: String,
-    pub id_token: String,
+    /// Absent only for an OAuth grant without the `openid` scope.
+    pub id_token: Option<String>,
     pub refresh_token: Option<String>,
     pub expires_in: u64,
     /// A device the client should confirm and may remember (devices.rs).
@@ -33,6 +34,29 @@ pub struct Tokens {
 pub struct NewDeviceMetadata {
     pub device_key: String,
     pub device_group_key: String,
+}
+
+/// What tokens are for: the Cognito API's sign-ins (scope `aws.cognito.signin.user.admin`, an
+/// ID token always) or an OAuth grant's (its scopes; an ID token only with `openid`, carrying
+/// the request's `nonce` and the access token's `at_hash`).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Grant<'a> {
+    /// Space-separated granted scopes; `None` for the Cognito API.
+    pub scopes: Option<&'a str>,
+    pub nonce: Option<&'a str>,
+}
+
+impl Grant<'_> {
+    fn wants_id_token(&self) -> bool {
+        self.scopes
+            .is_none_or(|s| s.split(' ').any(|x| x == "openid"))
+    }
+}
+
+/// OIDC Core §3.1.3.6: the left half of SHA-256 of the access token, base64url.
+pub(crate) fn at_hash(access_token: &str) -> String {
+    let digest = Sha256::digest(access_token.as_bytes());
+    URL_SAFE_NO_PAD.encode(&digest[..16])
 }
 
 /// What a sign-in carries from its first request to its last challenge.
@@ -306,7 +330,7 @@ impl Directory {
             });
         }
         let mut tokens = self
-            .issue_tokens(pool, client, user, self.now(), None, true)
+            .issue_tokens(pool, client, user, self.now(), None, true, Grant::default())
             .await?;
         tokens.new_device = self.new_device_metadata(pool, client, user, ctx).await?;
         Ok(AuthOutcome::Authenticated(tokens))
@@ -555,21 +579,27 @@ impl Directory {
         if stored.expires < self.now() {
             return Err(Error::not_authorized("Refresh Token has expired"));
         }
+        let grant = Grant {
+            scopes: stored.scopes.as_deref(),
+            nonce: None,
+        };
         let tokens = self
             .issue_tokens(
                 pool,
                 client,
                 &user,
                 stored.auth_time,
-                Some(stored.origin_jti),
+                Some(stored.origin_jti.clone()),
                 false,
+                grant,
             )
             .await?;
         Ok(AuthOutcome::Authenticated(tokens))
     }
 
     /// Signs ID and access tokens (and, for a new sign-in, stores a refresh token).
-    async fn issue_tokens(
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn issue_tokens(
         &self,
         pool: &UserPool,
         client: &AppClient,
@@ -577,6 +607,7 @@ impl Directory {
         auth_time: i64,
         origin_jti: Option<String>,
         with_refresh: bool,
+        grant: Grant<'_>,
     ) -> Result<Tokens> {
         let now = self.now();
         let keys = self.keys.keys(&pool.id).await?;
@@ -627,7 +658,10 @@ impl Directory {
         access.insert("origin_jti".into(), json!(origin_jti));
         access.insert("event_id".into(), json!(event_id));
         access.insert("token_use".into(), json!("access"));
-        access.insert("scope".into(), json!(USER_ADMIN_SCOPE));
+        access.insert(
+            "scope".into(),
+            json!(grant.scopes.unwrap_or(USER_ADMIN_SCOPE)),
+        );
         access.insert("auth_time".into(), json!(auth_time));
         access.insert(
             "exp".into(),
@@ -637,8 +671,18 @@ impl Directory {
         access.insert("jti".into(), json!(random_uuid(&*self.rng)));
         access.insert("username".into(), json!(user.username));
 
-        let id_token = keys.sign(&Value::Object(id))?;
         let access_token = keys.sign(&Value::Object(access))?;
+        let id_token = if grant.wants_id_token() {
+            if grant.scopes.is_some() {
+                id.insert("at_hash".into(), json!(at_hash(&access_token)));
+            }
+            if let Some(nonce) = grant.nonce {
+                id.insert("nonce".into(), json!(nonce));
+            }
+            Some(keys.sign(&Value::Object(id))?)
+        } else {
+            None
+        };
         let refresh_token = if with_refresh {
             let token = URL_SAFE_NO_PAD.encode(random_bytes::<64>(&*self.rng));
             self.store
@@ -652,7 +696,7 @@ impl Directory {
                     created: now,
                     expires: now + client.refresh_token_seconds() as i64,
                     revoked: false,
-                    scopes: None,
+                    scopes: grant.scopes.map(str::to_string),
                 })
                 .await?;
             Some(token)
@@ -668,9 +712,26 @@ impl Directory {
         })
     }
 
-    /// Verifies an access token of one of our pools (signature, expiry, use, scope) and loads
-    /// its user.
+    /// Verifies an access token of one of our pools (signature, expiry, use, revocation) with
+    /// the scope the Cognito API's user calls need, and loads its user.
     pub async fn authenticate_access_token(&self, token: &str) -> Result<AccessAuth> {
+        let auth = self.verify_access_token(token).await?;
+        let has_scope = auth
+            .claims
+            .get("scope")
+            .and_then(Value::as_str)
+            .is_some_and(|s| s.split(' ').any(|x| x == USER_ADMIN_SCOPE));
+        if !has_scope {
+            return Err(Error::not_authorized(
+                "Access Token does not have required scopes",
+            ));
+        }
+        Ok(auth)
+    }
+
+    /// Verifies an access token of one of our pools (signature, use, expiry, revocation) and
+    /// loads its user, whatever its scopes.
+    pub(crate) async fn verify_access_token(&self, token: &str) -> Result<AccessAuth> {
         let invalid = || Error::not_authorized("Invalid Access Token");
         let parsed = tokens::decode(token).ok_or_else(invalid)?;
         let iss = parsed
@@ -707,15 +768,6 @@ impl Directory {
             .ok_or_else(invalid)?;
         if exp <= self.now() {
             return Err(Error::not_authorized("Access Token has expired"));
-        }
-        let has_scope = claims
-            .get("scope")
-            .and_then(Value::as_str)
-            .is_some_and(|s| s.split(' ').any(|x| x == USER_ADMIN_SCOPE));
-        if !has_scope {
-            return Err(Error::not_authorized(
-                "Access Token does not have required scopes",
-            ));
         }
         if let Some(origin) = claims.get("origin_jti").and_then(Value::as_str) {
             if self.is_revoked(pool_id, origin).await? {

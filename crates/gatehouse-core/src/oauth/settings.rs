@@ -1,6 +1,8 @@
 //! The OAuth side of an app client, read from the members Create/UpdateUserPoolClient keep as
 //! given (`AllowedOAuthFlows`, `AllowedOAuthScopes`, `CallbackURLs`, …).
 
+use std::collections::BTreeMap;
+
 use gatehouse_store::model::AppClient;
 use serde_json::Value;
 
@@ -21,8 +23,8 @@ pub struct OAuthSettings {
     pub identity_providers: Vec<String>,
 }
 
-fn strings(client: &AppClient, member: &str) -> Vec<String> {
-    match client.settings.get(member) {
+fn strings(settings: &BTreeMap<String, Value>, member: &str) -> Vec<String> {
+    match settings.get(member) {
         Some(Value::Array(items)) => items
             .iter()
             .filter_map(|v| v.as_str().map(str::to_owned))
@@ -33,26 +35,29 @@ fn strings(client: &AppClient, member: &str) -> Vec<String> {
 
 impl OAuthSettings {
     pub fn of(client: &AppClient) -> Self {
-        let flows = strings(client, "AllowedOAuthFlows");
+        Self::from_settings(&client.settings)
+    }
+
+    /// The view of a client's settings map (`AppClient::settings`), before the client exists.
+    pub fn from_settings(settings: &BTreeMap<String, Value>) -> Self {
+        let flows = strings(settings, "AllowedOAuthFlows");
         let has = |f: &str| flows.iter().any(|x| x == f);
         Self {
-            enabled: client
-                .settings
+            enabled: settings
                 .get("AllowedOAuthFlowsUserPoolClient")
                 .and_then(Value::as_bool)
                 .unwrap_or(false),
             code: has("code"),
             implicit: has("implicit"),
             client_credentials: has("client_credentials"),
-            scopes: strings(client, "AllowedOAuthScopes"),
-            callback_urls: strings(client, "CallbackURLs"),
-            logout_urls: strings(client, "LogoutURLs"),
-            default_redirect_uri: client
-                .settings
+            scopes: strings(settings, "AllowedOAuthScopes"),
+            callback_urls: strings(settings, "CallbackURLs"),
+            logout_urls: strings(settings, "LogoutURLs"),
+            default_redirect_uri: settings
                 .get("DefaultRedirectURI")
                 .and_then(Value::as_str)
                 .map(str::to_owned),
-            identity_providers: strings(client, "SupportedIdentityProviders"),
+            identity_providers: strings(settings, "SupportedIdentityProviders"),
         }
     }
 
