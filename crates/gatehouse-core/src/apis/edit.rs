@@ -156,6 +156,15 @@ impl ApiService {
         change: impl FnOnce(&mut Edit<'_>) -> ApiResult<T>,
     ) -> ApiResult<T> {
         let _guard = self.edit_lock.lock().await;
+        self.edit_locked(api_id, change).await
+    }
+
+    /// `edit` for a caller that already holds the edit lock (to check something else first).
+    pub(crate) async fn edit_locked<T>(
+        &self,
+        api_id: &str,
+        change: impl FnOnce(&mut Edit<'_>) -> ApiResult<T>,
+    ) -> ApiResult<T> {
         let api = self
             .store
             .get_api(api_id)

@@ -275,8 +275,10 @@ impl ApiService {
         .await
     }
 
+    /// Refused while custom domain names map to the API, as on AWS.
     pub async fn delete_api(&self, api_id: &str) -> ApiResult<()> {
         let _guard = self.edit_lock.lock().await;
+        self.check_unmapped(api_id, None).await?;
         match self.store.delete_api(api_id).await {
             Ok(()) => {
                 self.bump();

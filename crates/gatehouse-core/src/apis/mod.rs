@@ -3,6 +3,7 @@
 //! a generation counter that moves whenever what is served changes.
 
 pub mod authorizers;
+pub mod domains;
 mod edit;
 pub mod error;
 pub mod http_apis;
@@ -18,6 +19,7 @@ mod tests;
 use std::sync::Arc;
 
 pub use authorizers::AuthorizerInput;
+pub use domains::{ApiMappingInput, DomainNameConfigurationInput, DomainNameInput};
 pub use error::{ApiError, ApiResult};
 pub use http_apis::ApiInput;
 pub use import::{ApiDefinition, ImportedRoute};
@@ -46,6 +48,8 @@ pub struct ApiService {
     pub(crate) rng: Arc<dyn Random>,
     /// The base of `apiEndpoint`: `http://{apiId}.execute-api.{suffix}`.
     pub(crate) endpoint_suffix: String,
+    /// The region in ARNs and hosted zone ids (`us-east-1` unless `with_region` says).
+    pub(crate) region: String,
     generation: watch::Sender<u64>,
     /// Serializes management changes: each is a read-modify-write of one API document.
     pub(crate) edit_lock: tokio::sync::Mutex<()>,
@@ -66,12 +70,20 @@ impl ApiService {
             clock,
             rng,
             endpoint_suffix,
+            region: "us-east-1".into(),
             generation,
             edit_lock: tokio::sync::Mutex::new(()),
         }
     }
 
-    /// Moves whenever a deployment, stage or API change alters what the gateway serves.
+    /// The region named in ARNs (`domainNameArn`) and regional hosted zone ids.
+    pub fn with_region(mut self, region: impl Into<String>) -> Self {
+        self.region = region.into();
+        self
+    }
+
+    /// Moves whenever a deployment, stage, API, domain name or API mapping change alters what
+    /// the gateway serves.
     pub fn changes(&self) -> watch::Receiver<u64> {
         self.generation.subscribe()
     }

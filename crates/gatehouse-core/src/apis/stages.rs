@@ -214,8 +214,11 @@ impl ApiService {
         self.get_stage(api_id, name).await
     }
 
+    /// Refused while custom domain names map to the stage (as DeleteApi is on AWS).
     pub async fn delete_stage(&self, api_id: &str, name: &str) -> ApiResult<()> {
-        self.edit(api_id, |e| {
+        let _guard = self.edit_lock.lock().await;
+        self.check_unmapped(api_id, Some(name)).await?;
+        self.edit_locked(api_id, |e| {
             let pos = e
                 .api
                 .stages

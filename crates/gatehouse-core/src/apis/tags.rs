@@ -1,5 +1,6 @@
-//! Tags of APIs and stages, addressed by ARN as TagResource / UntagResource / GetTags do:
-//! `arn:aws:apigateway:{region}::/apis/{apiId}[/stages/{stageName}]`.
+//! Tags of APIs, stages and domain names, addressed by ARN as TagResource / UntagResource /
+//! GetTags do: `arn:aws:apigateway:{region}::/apis/{apiId}[/stages/{stageName}]` and
+//! `arn:aws:apigateway:{region}::/domainnames/{domainName}`.
 
 use std::collections::BTreeMap;
 
@@ -28,8 +29,17 @@ fn stage_not_found(name: &str) -> ApiError {
     ApiError::not_found(format!("Invalid stage identifier specified {name}"))
 }
 
+/// The domain name a `…::/domainnames/{name}` ARN names.
+fn domain_of_arn(arn: &str) -> Option<&str> {
+    let (_, name) = arn.strip_prefix("arn:")?.split_once("::/domainnames/")?;
+    (!name.is_empty() && !name.contains('/')).then_some(name)
+}
+
 impl ApiService {
     pub async fn get_tags(&self, arn: &str) -> ApiResult<BTreeMap<String, String>> {
+        if let Some(name) = domain_of_arn(arn) {
+            return Ok(self.get_domain_name(name).await?.tags);
+        }
         let (api_id, stage) = parse_arn(arn)?;
         let api = self.load(&api_id).await?;
         match stage {
@@ -50,6 +60,9 @@ impl ApiService {
         add: BTreeMap<String, String>,
         remove: &[String],
     ) -> ApiResult<()> {
+        if let Some(name) = domain_of_arn(arn) {
+            return self.tag_domain_name(name, add, remove).await;
+        }
         let (api_id, stage) = parse_arn(arn)?;
         for k in add.keys() {
             if k.is_empty() || k.chars().count() > 128 || k.starts_with("aws:") {
