@@ -1,11 +1,13 @@
-//! The Amazon API Gateway v2 management wire adapter: the REST JSON API under `/v2/apis…` that
-//! `aws apigatewayv2` and boto3 call. Each handler parses its request, calls one `ApiService`
-//! function and renders the result; errors reach the wire in `error.rs`.
+//! The Amazon API Gateway v2 management wire adapter: the REST JSON API under `/v2/apis…` and
+//! `/v2/domainnames…` (`domains.rs`) that `aws apigatewayv2` and boto3 call. Each handler
+//! parses its request, calls one `ApiService` function and renders the result; errors reach
+//! the wire in `error.rs`.
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::todo)
 )]
 
+mod domains;
 mod error;
 mod openapi;
 mod parse;
@@ -127,6 +129,7 @@ pub fn router(api: Arc<MgmtApi>) -> Router {
             "/v2/tags/{arn}",
             get(get_tags).post(tag_resource).delete(untag_resource),
         )
+        .merge(domains::routes())
         .layer(middleware::from_fn_with_state(Arc::clone(&api), admit))
         .with_state(api)
 }

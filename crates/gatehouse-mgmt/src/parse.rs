@@ -79,13 +79,13 @@ fn strings(o: &Map<String, Value>, k: &str) -> R<Option<Vec<String>>> {
         .transpose()
 }
 
-fn obj<'a>(o: &'a Map<String, Value>, k: &str) -> R<Option<&'a Map<String, Value>>> {
+pub(crate) fn obj<'a>(o: &'a Map<String, Value>, k: &str) -> R<Option<&'a Map<String, Value>>> {
     present(o, k)
         .map(|v| v.as_object().ok_or_else(|| bad(k, "an object")))
         .transpose()
 }
 
-fn string_map(o: &Map<String, Value>, k: &str) -> R<Option<BTreeMap<String, String>>> {
+pub(crate) fn string_map(o: &Map<String, Value>, k: &str) -> R<Option<BTreeMap<String, String>>> {
     obj(o, k)?
         .map(|m| {
             m.iter()

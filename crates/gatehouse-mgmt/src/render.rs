@@ -17,7 +17,7 @@ pub fn date(secs: i64) -> Value {
 }
 
 /// Drops null members, and empty lists and maps, as AWS omits unset members.
-fn compact(v: Value) -> Value {
+pub(crate) fn compact(v: Value) -> Value {
     match v {
         Value::Object(m) => Value::Object(
             m.into_iter()
