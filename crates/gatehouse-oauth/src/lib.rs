@@ -15,6 +15,8 @@ use axum::{Json, Router};
 use gatehouse_core::{Directory, Error};
 use serde_json::json;
 
+mod token;
+
 pub fn router(directory: Arc<Directory>) -> Router {
     Router::new()
         .route("/{pool_id}/.well-known/jwks.json", get(jwks))
@@ -22,7 +24,8 @@ pub fn router(directory: Arc<Directory>) -> Router {
             "/{pool_id}/.well-known/openid-configuration",
             get(discovery),
         )
-        .with_state(directory)
+        .with_state(Arc::clone(&directory))
+        .merge(token::router(Arc::clone(&directory)))
 }
 
 fn error(e: Error) -> Response {
@@ -59,14 +62,25 @@ async fn discovery(State(dir): State<Arc<Directory>>, Path(pool_id): Path<String
         return error(e);
     }
     let issuer = dir.config().issuer(&pool_id);
+    let base = dir.config().public_url.trim_end_matches('/').to_string();
     cacheable(json!({
         "issuer": issuer,
         "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
+        "authorization_endpoint": format!("{base}/oauth2/authorize"),
+        "token_endpoint": format!("{base}/oauth2/token"),
+        "userinfo_endpoint": format!("{base}/oauth2/userInfo"),
+        "revocation_endpoint": format!("{base}/oauth2/revoke"),
+        "end_session_endpoint": format!("{base}/logout"),
         "response_types_supported": ["code", "token"],
+        "response_modes_supported": ["query", "fragment"],
+        "grant_types_supported": ["authorization_code", "implicit", "refresh_token", "client_credentials"],
+        "code_challenge_methods_supported": ["S256", "plain"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
-        "scopes_supported": ["openid", "email", "phone", "profile"],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "scopes_supported": gatehouse_core::oauth::scopes::STANDARD,
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "request_parameter_supported": false,
         "claims_supported": [
             "sub", "iss", "aud", "exp", "iat", "auth_time", "token_use", "cognito:username",
             "cognito:groups", "email", "email_verified", "phone_number", "phone_number_verified",

@@ -289,16 +289,16 @@ impl Directory {
         settings: &OAuthSettings,
         req: &TokenRequest,
     ) -> Outcome<TokenResponse> {
-        if client.client_secret.is_none() {
-            return Err(OAuthError::new(
-                "invalid_client",
-                "client_credentials needs a client with a secret",
-            ));
-        }
         if !settings.enabled || !settings.client_credentials {
             return Err(OAuthError::new(
                 "unauthorized_client",
                 "The client may not use the client_credentials grant",
+            ));
+        }
+        if client.client_secret.is_none() {
+            return Err(OAuthError::new(
+                "invalid_client",
+                "client_credentials needs a client with a secret",
             ));
         }
         let allowed: Vec<String> = settings
