@@ -429,6 +429,12 @@ impl Directory {
     }
 
     /// The client named by a public (unsigned) call, which names no pool.
+    /// An app client by id alone, for the adapters that are handed nothing else (the hosted
+    /// `/logout` takes only `client_id`).
+    pub async fn app_client(&self, client_id: &str) -> Result<AppClient> {
+        self.client(client_id).await
+    }
+
     pub(crate) async fn client(&self, client_id: &str) -> Result<AppClient> {
         self.store.get_client(client_id).await?.ok_or_else(|| {
             Error::ResourceNotFound(format!("User pool client {client_id} does not exist."))

@@ -15,6 +15,7 @@ use axum::{Json, Router};
 use gatehouse_core::{Directory, Error};
 use serde_json::json;
 
+pub mod hosted;
 mod token;
 
 pub fn router(directory: Arc<Directory>) -> Router {
@@ -25,6 +26,7 @@ pub fn router(directory: Arc<Directory>) -> Router {
             get(discovery),
         )
         .with_state(Arc::clone(&directory))
+        .merge(hosted::router(Arc::clone(&directory)))
         .merge(token::router(Arc::clone(&directory)))
 }
 
