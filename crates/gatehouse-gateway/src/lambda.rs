@@ -33,6 +33,8 @@ pub struct EventContext<'a> {
     pub auth: Option<&'a Authorized>,
     /// Seconds and milliseconds since the epoch.
     pub now_ms: i64,
+    /// The custom domain name the request came through; else the Host header is the domain.
+    pub domain_name: Option<&'a str>,
 }
 
 /// The function an integration URI names, and its qualifier.
@@ -155,11 +157,13 @@ pub fn event_v2(parts: &http::request::Parts, body: &Bytes, ctx: &EventContext<'
         .into_iter()
         .map(|(k, v)| (k, Value::String(v.join(","))))
         .collect();
-    let host = parts
-        .headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("");
+    let host = ctx.domain_name.unwrap_or_else(|| {
+        parts
+            .headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("")
+    });
     let (body, b64) = body_fields(body);
     let mut event = json!({
         "version": "2.0",

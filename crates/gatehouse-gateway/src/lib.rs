@@ -9,6 +9,7 @@
 pub mod access_log;
 pub mod client;
 pub mod cors;
+pub mod domains;
 pub mod error;
 pub mod jwks;
 pub mod jwt;
@@ -31,6 +32,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use gatehouse_core::apis::{ApiService, DeployedStage};
 use gatehouse_core::Directory;
+use gatehouse_store::domains::ApiMapping;
 use http::{header, HeaderValue, Request};
 use http_body_util::BodyExt;
 use rand::RngCore;
@@ -76,6 +78,9 @@ struct Ctx {
     auth: Option<Authorized>,
     origin: Option<HeaderValue>,
     host: Option<HeaderValue>,
+    /// The custom domain name the request came through (lower case, no port); `None` on the
+    /// `{apiId}.execute-api` host.
+    domain_name: Option<String>,
     client_ip: Option<IpAddr>,
     /// Answered as a CORS preflight (its headers are already set).
     preflight: bool,
@@ -101,15 +106,17 @@ pub fn api_id_of_host(host: &str) -> Option<&str> {
     (rest.eq_ignore_ascii_case("execute-api.") && !id.is_empty()).then_some(id)
 }
 
-/// Whether a request names an API by its host (else the listener's own paths, like
-/// `/health`, may answer it).
-pub fn addresses_an_api<B>(req: &Request<B>) -> bool {
+fn host_of<B>(req: &Request<B>) -> Option<&str> {
     req.headers()
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .or_else(|| req.uri().host())
-        .and_then(api_id_of_host)
-        .is_some()
+}
+
+/// Whether a request names an API by its `{apiId}.execute-api` host (see
+/// `Gateway::addresses_an_api` for custom domain names too).
+pub fn addresses_an_api<B>(req: &Request<B>) -> bool {
+    host_of(req).and_then(api_id_of_host).is_some()
 }
 
 impl Gateway {
@@ -128,15 +135,31 @@ impl Gateway {
         }))
     }
 
+    /// Whether a request names an API by its host: `{apiId}.execute-api.*` or a custom domain
+    /// name with mappings (else the listener's own paths, like `/health`, may answer it).
+    pub fn addresses_an_api<B>(&self, req: &Request<B>) -> bool {
+        host_of(req).is_some_and(|h| {
+            api_id_of_host(h).is_some() || self.snapshot.load().domains.lookup(h).is_some()
+        })
+    }
+
     /// Compiles the deployed stages and swaps them in; requests in flight finish on the old.
     pub fn install(&self, stages: &[DeployedStage]) {
-        self.snapshot.store(Arc::new(Snapshot::compile(stages)));
+        self.install_with_domains(stages, &[]);
+    }
+
+    /// Compiles the deployed stages and the custom domains' API mappings, and swaps them in
+    /// together.
+    pub fn install_with_domains(&self, stages: &[DeployedStage], mappings: &[ApiMapping]) {
+        self.snapshot
+            .store(Arc::new(Snapshot::compile_with_domains(stages, mappings)));
     }
 
     /// Loads and installs what is deployed now; the number of stages served.
     pub async fn reload(&self, apis: &ApiService) -> gatehouse_core::Result<usize> {
         let stages = apis.deployed_stages().await?;
-        self.install(&stages);
+        let mappings = apis.served_api_mappings().await?;
+        self.install_with_domains(&stages, &mappings);
         Ok(stages.len())
     }
 
@@ -147,10 +170,9 @@ impl Gateway {
         tokio::spawn(async move {
             loop {
                 changes.borrow_and_update();
-                let ok = match apis.deployed_stages().await {
+                let ok = match gw.reload(&apis).await {
                     Ok(stages) => {
-                        gw.install(&stages);
-                        tracing::debug!(stages = stages.len(), "gateway snapshot installed");
+                        tracing::debug!(stages, "gateway snapshot installed");
                         true
                     }
                     Err(e) => {
@@ -204,22 +226,25 @@ impl Gateway {
         self.integrate(ctx, req).await
     }
 
-    /// Selection: the API by host, the stage by the first path segment.
+    /// Selection: on `{apiId}.execute-api.*` the API by host and the stage by the first path
+    /// segment; on a custom domain name the API mapping with the longest matching key.
     fn select(&self, ctx: &mut Ctx, req: &Request<Body>) -> Result<(), Reject> {
-        let host = req
-            .headers()
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .or_else(|| req.uri().host())
-            .ok_or(Reject::NotFound)?;
+        let host = host_of(req).ok_or(Reject::NotFound)?;
         ctx.host = HeaderValue::from_str(host).ok();
         ctx.origin = req.headers().get(header::ORIGIN).cloned();
         ctx.client_ip = req
             .extensions()
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip());
-        let api_id = api_id_of_host(host).ok_or(Reject::NotFound)?;
         let snapshot = self.snapshot.load();
+        let Some(api_id) = api_id_of_host(host) else {
+            let (name, mappings) = snapshot.domains.lookup(host).ok_or(Reject::NotFound)?;
+            let (mapping, path) = mappings.resolve(req.uri().path()).ok_or(Reject::NotFound)?;
+            ctx.stage = Some(mapping.stage.clone().ok_or(Reject::NotFound)?);
+            ctx.stage_path = path.to_string();
+            ctx.domain_name = Some(name.into_owned());
+            return Ok(());
+        };
         // Host names are case-insensitive; API ids are lower case.
         let api = match snapshot.apis.get(api_id) {
             Some(api) => api,
@@ -228,6 +253,9 @@ impl Gateway {
                 .get(&api_id.to_ascii_lowercase())
                 .ok_or(Reject::NotFound)?,
         };
+        if api.disable_execute_api_endpoint {
+            return Err(Reject::Forbidden);
+        }
         let (stage, path) = api.stage_for(req.uri().path()).ok_or(Reject::NotFound)?;
         ctx.stage_path = path.to_string();
         ctx.stage = Some(stage);
@@ -344,12 +372,15 @@ impl Gateway {
                 // Mapping reads the request as the client sent it.
                 let original = mapped.then(|| (req.headers().clone(), req.uri().clone()));
                 let source_ip = ctx.client_ip.map(|i| i.to_string()).unwrap_or_default();
-                let domain = ctx
-                    .host
-                    .as_ref()
-                    .and_then(|h| h.to_str().ok())
-                    .unwrap_or("")
-                    .to_string();
+                let domain = match &ctx.domain_name {
+                    Some(d) => d.clone(),
+                    None => ctx
+                        .host
+                        .as_ref()
+                        .and_then(|h| h.to_str().ok())
+                        .unwrap_or("")
+                        .to_string(),
+                };
                 let method = req.method().to_string();
                 let sources = original
                     .as_ref()
@@ -424,6 +455,7 @@ impl Gateway {
                     stage_variables: &stage.stage_variables,
                     auth: ctx.auth.as_ref(),
                     now_ms: self.directory.now() * 1000,
+                    domain_name: ctx.domain_name.as_deref(),
                 };
                 let v2 = integration.payload_format_version != "1.0";
                 let event = if v2 {
@@ -480,11 +512,12 @@ impl Gateway {
                 .get(header::CONTENT_LENGTH)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string);
-            let domain = ctx
-                .host
-                .as_ref()
-                .and_then(|h| h.to_str().ok())
-                .unwrap_or("");
+            let domain = ctx.domain_name.as_deref().unwrap_or_else(|| {
+                ctx.host
+                    .as_ref()
+                    .and_then(|h| h.to_str().ok())
+                    .unwrap_or("")
+            });
             let lookup = |name: &str| -> Option<String> {
                 if let Some(claim) = name.strip_prefix("context.authorizer.claims.") {
                     return ctx.auth.as_ref()?.claims.get(claim).map(|v| match v {

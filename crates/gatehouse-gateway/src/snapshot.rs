@@ -1,6 +1,7 @@
-//! The compiled, immutable view of every deployed stage that requests read. A new one is
-//! built from `ApiService::deployed_stages()` on every change and swapped in atomically;
-//! requests in flight keep the `Arc` of the one they started on.
+//! The compiled, immutable view of every deployed stage, and of the custom domain names
+//! mapped to them, that requests read. A new one is built from
+//! `ApiService::deployed_stages()` and `served_api_mappings()` on every change and swapped in
+//! atomically; requests in flight keep the `Arc` of the one they started on.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -8,18 +9,23 @@ use std::time::Duration;
 
 use gatehouse_core::apis::DeployedStage;
 use gatehouse_store::apis::{Cors, Integration, RouteSettings};
+use gatehouse_store::domains::ApiMapping;
 
+use crate::domains::DomainTable;
 use crate::router::RouteTable;
 
-/// Every deployed API, by id.
+/// Every deployed API, by id, and the custom domain names mapped to their stages.
 #[derive(Debug, Default)]
 pub struct Snapshot {
     pub apis: HashMap<String, CompiledApi>,
+    pub domains: DomainTable,
 }
 
 #[derive(Debug, Default)]
 pub struct CompiledApi {
     pub id: String,
+    /// `{apiId}.execute-api.*` answers 403; custom domains still serve the API.
+    pub disable_execute_api_endpoint: bool,
     pub default_stage: Option<Arc<CompiledStage>>,
     pub stages: HashMap<String, Arc<CompiledStage>>,
 }
@@ -81,6 +87,11 @@ impl Snapshot {
     /// Compiles every stage. A stage whose routes cannot be compiled is left out (logged);
     /// the others are still served.
     pub fn compile(stages: &[DeployedStage]) -> Self {
+        Self::compile_with_domains(stages, &[])
+    }
+
+    /// Compiles every stage, and the API mappings of custom domain names pointing at them.
+    pub fn compile_with_domains(stages: &[DeployedStage], mappings: &[ApiMapping]) -> Self {
         let mut apis: HashMap<String, CompiledApi> = HashMap::new();
         for ds in stages {
             let stage = match compile_stage(ds) {
@@ -94,6 +105,7 @@ impl Snapshot {
                 .entry(ds.api.id.clone())
                 .or_insert_with(|| CompiledApi {
                     id: ds.api.id.clone(),
+                    disable_execute_api_endpoint: ds.api.disable_execute_api_endpoint,
                     ..Default::default()
                 });
             if ds.stage.name == "$default" {
@@ -102,7 +114,8 @@ impl Snapshot {
                 api.stages.insert(ds.stage.name.clone(), stage);
             }
         }
-        Self { apis }
+        let domains = DomainTable::compile(mappings, &apis);
+        Self { apis, domains }
     }
 }
 

@@ -168,12 +168,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         Some(keys) => Admission::Verify(Arc::clone(keys)),
         None => Admission::AcceptAny,
     };
-    let apis = Arc::new(ApiService::new(
-        Arc::clone(&api_store),
-        Arc::new(SystemClock),
-        Arc::new(OsRandom),
-        format!("localhost:{}", args.gateway_listen.port()),
-    ));
+    let apis = Arc::new(
+        ApiService::new(
+            Arc::clone(&api_store),
+            Arc::new(SystemClock),
+            Arc::new(OsRandom),
+            format!("localhost:{}", args.gateway_listen.port()),
+        )
+        .with_region(args.region.clone()),
+    );
     let mgmt = Arc::new(MgmtApi {
         apis: Arc::clone(&apis),
         admission: match admin_keys {
@@ -299,7 +302,7 @@ fn gateway_router(metrics: Arc<Metrics>, data_plane: Arc<gatehouse_gateway::Gate
         .fallback(move |req: Request<Body>| {
             let data_plane = Arc::clone(&data_plane);
             async move {
-                if req.uri().path() == "/health" && !gatehouse_gateway::addresses_an_api(&req) {
+                if req.uri().path() == "/health" && !data_plane.addresses_an_api(&req) {
                     return health().await.into_response();
                 }
                 data_plane.handle(req).await
