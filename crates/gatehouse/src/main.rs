@@ -2,6 +2,7 @@
 //! tools over the same store.
 
 mod admin_keys;
+mod config;
 mod http_server;
 mod import;
 mod master_key;
@@ -30,6 +31,16 @@ enum Command {
     /// Operator commands on users.
     #[command(subcommand)]
     User(UserCommand),
+    /// The declarative configuration file.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Validate a configuration file without touching any data dir: prints every problem
+    /// with its location and exits 1, or exits 0 when the file is valid.
+    Check(config::check::CheckArgs),
 }
 
 #[derive(Subcommand)]
@@ -65,6 +76,7 @@ fn main() -> std::process::ExitCode {
         match cli.command {
             Command::Serve(args) => serve::run(*args).await,
             Command::User(UserCommand::Import(args)) => import::run(args).await,
+            Command::Config(ConfigCommand::Check(args)) => config::check::run(args).await,
         }
     });
     match result {

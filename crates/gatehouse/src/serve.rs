@@ -120,9 +120,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             "--redis-url is accepted but shared rate limits are not built yet; limits are per node"
         );
     }
-    if args.config.is_some() {
-        bail!("--config: declarative configuration files are not supported by this build yet");
-    }
+    // The file is read and checked before anything else, so a bad one stops start-up early.
+    let config = match &args.config {
+        Some(path) => Some(crate::config::ConfigFile::load(
+            path,
+            &args.region,
+            &crate::config::process_env,
+        )?),
+        None => None,
+    };
     let store = Arc::new(open_store(&args.data_dir)?);
     let api_store: Arc<dyn ApiStore> = Arc::clone(&store) as Arc<dyn ApiStore>;
     let public_url = args
@@ -157,11 +163,33 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         );
         None
     } else {
-        let keys = crate::admin_keys::load(
-            &args.data_dir,
-            args.admin_access_key_id.clone(),
-            args.admin_secret_access_key.clone(),
-        )?;
+        let from_file = match &config {
+            Some(c) => c.admin_credentials(&crate::config::process_env)?,
+            None => Vec::new(),
+        };
+        let keys = if from_file.is_empty() {
+            crate::admin_keys::load(
+                &args.data_dir,
+                args.admin_access_key_id.clone(),
+                args.admin_secret_access_key.clone(),
+            )?
+        } else {
+            // The file's keys, and the environment's pair too when it is set.
+            let mut keys = from_file;
+            if let (Some(id), Some(secret)) = (
+                args.admin_access_key_id.clone(),
+                args.admin_secret_access_key.clone(),
+            ) {
+                keys.push(gatehouse_sigv4::Credentials {
+                    access_key_id: id,
+                    secret_access_key: secret,
+                });
+            }
+            for k in &keys {
+                tracing::info!(access_key_id = %k.access_key_id, "admin access key configured");
+            }
+            keys
+        };
         Some(Arc::new(keys))
     };
     let admission = match &admin_keys {
@@ -202,6 +230,30 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         },
     )
     .context("building the gateway's HTTP client")?;
+    if let (Some(file), Some(path)) = (&config, &args.config) {
+        let sandbox = crate::config::Sandbox::new(&args.region, &public_url)?;
+        let real = crate::config::Target {
+            dir: Arc::clone(&directory),
+            apis: Arc::clone(&apis),
+        };
+        let summary = crate::config::apply(
+            file,
+            &sandbox.target,
+            Some(&real),
+            &crate::config::process_env,
+        )
+        .await?;
+        for w in &summary.warnings {
+            tracing::warn!("config: {w}");
+        }
+        tracing::info!(
+            file = %path.display(),
+            created = summary.created.len(),
+            updated = summary.updated.len(),
+            unchanged = summary.unchanged,
+            "configuration applied"
+        );
+    }
     // Serve what is deployed from the first request on, then follow deployments.
     let stages = data_plane
         .reload(&apis)
