@@ -239,6 +239,57 @@ mod tests {
     }
 
     #[test]
+    fn mappings_point_at_the_compiled_stages_of_the_snapshot() {
+        use gatehouse_core::apis::DeployedStage;
+        use gatehouse_store::apis::{DeploymentSnapshot, HttpApi, Route, Stage};
+
+        let api = Arc::new(HttpApi {
+            id: "abc123".into(),
+            disable_execute_api_endpoint: true,
+            ..HttpApi::default()
+        });
+        let deployed = |stage: &str| DeployedStage {
+            api: Arc::clone(&api),
+            stage: Stage {
+                name: stage.into(),
+                ..Stage::default()
+            },
+            snapshot: Arc::new(DeploymentSnapshot {
+                api_id: "abc123".into(),
+                routes: vec![Route {
+                    route_key: "$default".into(),
+                    ..Route::default()
+                }],
+                ..DeploymentSnapshot::default()
+            }),
+        };
+        let mut undeployed = mapping("api.example.com", "later", "abc123");
+        undeployed.stage = "staging".into();
+        let mut prod = mapping("api.example.com", "v1", "abc123");
+        prod.stage = "prod".into();
+        let snapshot = crate::snapshot::Snapshot::compile_with_domains(
+            &[deployed("$default"), deployed("prod")],
+            &[
+                mapping("api.example.com", "", "abc123"),
+                prod,
+                undeployed,
+                mapping("api.example.com", "gone", "nope"),
+            ],
+        );
+        assert!(snapshot.apis["abc123"].disable_execute_api_endpoint);
+        let (_, t) = snapshot.domains.lookup("api.example.com").unwrap();
+        let stage_of = |path: &str| {
+            let (m, _) = t.resolve(path).unwrap();
+            m.stage.as_ref().map(|s| s.name.clone())
+        };
+        assert_eq!(stage_of("/x"), Some("$default".into()));
+        assert_eq!(stage_of("/v1/x"), Some("prod".into()));
+        // A stage without a deployment, or an API that is gone, serves nothing (404).
+        assert_eq!(stage_of("/later/x"), None);
+        assert_eq!(stage_of("/gone"), None);
+    }
+
+    #[test]
     fn host_names_lose_their_port() {
         assert_eq!(host_name("api.example.com:8080"), "api.example.com");
         assert_eq!(host_name("api.example.com"), "api.example.com");
