@@ -373,6 +373,8 @@ impl Directory {
             settings: BTreeMap::new(),
         };
         let client = build(&pool, req, base)?;
+        self.check_client_oauth(pool_id, client.client_secret.is_some(), &client.settings)
+            .await?;
         self.store.insert_client(&client).await?;
         Ok(client)
     }
@@ -397,6 +399,8 @@ impl Directory {
         let pool = self.pool(pool_id).await?;
         let current = self.describe_client(pool_id, client_id).await?;
         let mut client = build(&pool, req, current)?;
+        self.check_client_oauth(pool_id, client.client_secret.is_some(), &client.settings)
+            .await?;
         client.modified = self.now();
         self.store.update_client(&client).await?;
         Ok(client)

@@ -54,6 +54,12 @@ pub enum Error {
     /// A token of a kind the operation does not take (an access token given to RevokeToken).
     #[error("{0}")]
     UnsupportedTokenType(String),
+    /// An app client names an OAuth scope that is neither standard nor a resource server's.
+    #[error("{0}")]
+    ScopeDoesNotExist(String),
+    /// An app client's OAuth flows contradict each other or the client.
+    #[error("{0}")]
+    InvalidOAuthFlow(String),
     /// Our fault: the message is for the log, the client gets a generic one.
     #[error("internal error: {0}")]
     Internal(String),

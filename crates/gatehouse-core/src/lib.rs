@@ -8,6 +8,7 @@
 pub mod apis;
 pub mod attributes;
 pub mod auth;
+pub mod client_oauth;
 pub mod clients;
 pub mod crypt;
 pub mod devices;
@@ -20,7 +21,9 @@ pub mod messages;
 pub mod mfa;
 pub mod oauth;
 pub mod password;
+pub mod pool_domains;
 pub mod pools;
+pub mod resource_servers;
 pub mod revocation;
 pub mod srp;
 pub mod tokens;

@@ -331,6 +331,12 @@ impl Directory {
                 "The user pool cannot be deleted because deletion protection is activated. Deletion protection must be inactivated first.",
             ));
         }
+        // As on AWS: the hosted-UI domain must go first (its name is global).
+        if !self.store.pool_domains(pool_id).await?.is_empty() {
+            return Err(Error::invalid(
+                "User pool cannot be deleted. It has a domain configured that should be deleted first.",
+            ));
+        }
         self.store.delete_pool(pool_id).await?;
         self.keys.forget(pool_id);
         tracing::info!(%pool_id, "user pool deleted");

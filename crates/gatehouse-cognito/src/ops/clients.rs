@@ -83,14 +83,7 @@ fn check_passthrough(input: &Value) -> Result<(), WireError> {
             ))));
         }
     }
-    for (field, urls) in [
-        ("callbackURLs", &t.callback_urls),
-        ("logoutURLs", &t.logout_urls),
-    ] {
-        for u in urls.iter().flatten() {
-            validate::length(&format!("{field}.member"), u, 1, 1024)?;
-        }
-    }
+    super::oauth::check_client_members(input)?;
     Ok(())
 }
 
@@ -130,7 +123,12 @@ fn settings(r: &ClientIn, input: &Value, name: String) -> Result<ClientSettings,
         auth_session_validity_minutes: session,
         settings: PASSTHROUGH
             .iter()
-            .filter_map(|k| input.get(*k).map(|v| (k.to_string(), v.clone())))
+            .filter_map(|k| {
+                input
+                    .get(*k)
+                    .filter(|v| !super::oauth::is_empty_list(v))
+                    .map(|v| (k.to_string(), v.clone()))
+            })
             .collect::<BTreeMap<_, _>>(),
     })
 }

@@ -5,6 +5,7 @@ pub(crate) mod clients;
 mod devices;
 mod groups;
 mod mfa;
+mod oauth;
 pub(crate) mod pools;
 mod signout;
 mod users;
@@ -85,6 +86,15 @@ pub const OPERATIONS: &[&str] = &[
     "GlobalSignOut",
     "AdminUserGlobalSignOut",
     "RevokeToken",
+    "CreateUserPoolDomain",
+    "DescribeUserPoolDomain",
+    "UpdateUserPoolDomain",
+    "DeleteUserPoolDomain",
+    "CreateResourceServer",
+    "DescribeResourceServer",
+    "UpdateResourceServer",
+    "DeleteResourceServer",
+    "ListResourceServers",
 ];
 
 pub fn is_known(op: &str) -> bool {
@@ -165,6 +175,16 @@ pub async fn dispatch(dir: &Directory, op: &str, input: Value) -> Result<Value, 
         "GlobalSignOut" => signout::global_sign_out(dir, input).await,
         "AdminUserGlobalSignOut" => signout::admin_user_global_sign_out(dir, input).await,
         "RevokeToken" => signout::revoke_token(dir, input).await,
+
+        "CreateUserPoolDomain" => oauth::create_domain(dir, input).await,
+        "DescribeUserPoolDomain" => oauth::describe_domain(dir, input).await,
+        "UpdateUserPoolDomain" => oauth::update_domain(dir, input).await,
+        "DeleteUserPoolDomain" => oauth::delete_domain(dir, input).await,
+        "CreateResourceServer" => oauth::create_resource_server(dir, input).await,
+        "DescribeResourceServer" => oauth::describe_resource_server(dir, input).await,
+        "UpdateResourceServer" => oauth::update_resource_server(dir, input).await,
+        "DeleteResourceServer" => oauth::delete_resource_server(dir, input).await,
+        "ListResourceServers" => oauth::list_resource_servers(dir, input).await,
 
         other => Err(WireError::UnknownOperation(other.to_string())),
     }

@@ -319,7 +319,9 @@ pub async fn describe(dir: &Directory, input: Value) -> Result<Value, WireError>
     let (pool, users) = dir
         .describe_pool(validate::pool_id(&r.user_pool_id)?)
         .await?;
-    Ok(json!({ "UserPool": render::pool(&pool, users, dir.config()) }))
+    let mut out = render::pool(&pool, users, dir.config());
+    super::oauth::put_pool_domains(dir, &pool.id, &mut out).await?;
+    Ok(json!({ "UserPool": out }))
 }
 
 #[derive(Deserialize)]
