@@ -102,6 +102,15 @@ fn cognito_problem(path: &str, obj: &Value, e: &WireError) -> Problem {
     Problem::new(&at, msg)
 }
 
+/// `message` without `secret` (nor the first 64 characters AWS's messages quote of it).
+fn redact(message: &str, secret: &str) -> String {
+    if secret.is_empty() {
+        return message.to_string();
+    }
+    let quoted: String = secret.chars().take(64).collect();
+    message.replace(secret, "***").replace(&quoted, "***")
+}
+
 fn api_problem(path: &str, e: impl std::fmt::Display) -> Problem {
     Problem::new(path, e.to_string())
 }
@@ -208,13 +217,12 @@ async fn rehearse(
     r
 }
 
+/// A pool's id and its clients' ids (in the file's order; `None` where one is unknown).
+type PoolIds = (String, Vec<Option<String>>);
+
 /// The values `${userPools…}` references stand for: each pool's id (when it has one) and its
 /// clients' ids, in the order of the file.
-fn values_of(
-    file: &ConfigFile,
-    dir: &Directory,
-    ids: &[Option<(String, Vec<Option<String>>)>],
-) -> Values {
+fn values_of(file: &ConfigFile, dir: &Directory, ids: &[Option<PoolIds>]) -> Values {
     let mut v = Values::default();
     for (i, pool) in list(&file.doc, "userPools").iter().enumerate() {
         let Some(Some((id, clients))) = ids.get(i) else {
@@ -425,9 +433,9 @@ async fn set_password(
     )
     .await
     .map_err(|e| {
-        // The message names the policy rule, never the password.
+        // Policy messages name the rule, not the password; a length message would echo it.
         let p = cognito_problem(at, u, &e);
-        Problem::new(&child(at, "Password"), p.message)
+        Problem::new(&child(at, "Password"), redact(&p.message, password))
     })?;
     Ok(())
 }
@@ -1371,15 +1379,13 @@ async fn reconcile_api(
         Some(id) => {
             let have = apis.get_api(&id).await.map_err(fail)?;
             let mut changed = false;
-            let api_level = |a: &HttpApi| {
-                json!([
-                    a.name,
-                    a.description,
-                    a.version,
-                    a.disable_execute_api_endpoint
-                ])
-            };
-            if api_level(&want) != api_level(&have) {
+            // Description and version are compared only when the file gives them:
+            // UpdateApi cannot clear them.
+            let differs = want.name != have.name
+                || want.disable_execute_api_endpoint != have.disable_execute_api_endpoint
+                || (want.description.is_some() && want.description != have.description)
+                || (want.version.is_some() && want.version != have.version);
+            if differs {
                 let input = ApiInput {
                     name: Some(want.name.clone()),
                     description: want.description.clone(),
@@ -1390,7 +1396,7 @@ async fn reconcile_api(
                 apis.update_api(&id, input).await.map_err(fail)?;
                 changed = true;
             }
-            if want.tags != have.tags {
+            if plan.input.tags.is_some() && want.tags != have.tags {
                 let arn = format!(
                     "arn:aws:apigateway:{}::/apis/{id}",
                     real.dir.config().region
@@ -1497,4 +1503,123 @@ async fn deploy_declared_stages(
             .map_err(fail)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::config::Sandbox;
+
+    fn env(name: &str) -> Option<String> {
+        (name == "TEST_PASSWORD").then(|| "Passw0rd-for-tests".to_string())
+    }
+
+    const FILE: &str = r#"
+userPools:
+  - PoolName: p
+    Id: us-east-1_UnitTest1
+    clients: [{ClientName: web, ClientId: unittestclient1, ExplicitAuthFlows: [ALLOW_USER_PASSWORD_AUTH]}]
+    groups: [{GroupName: g, Precedence: 2}]
+    users: [{Username: u, Password: "${env:TEST_PASSWORD}", Groups: [g], UserAttributes: {email_verified: true}}]
+apis:
+  - name: a
+    integrations: [{name: i, integrationType: HTTP_PROXY, integrationUri: "http://127.0.0.1:9/{proxy}", integrationMethod: ANY, payloadFormatVersion: 1.0}]
+    authorizers: [{name: j, authorizerType: JWT, identitySource: [$request.header.Authorization],
+                   jwtConfiguration: {issuer: "${userPools.p.issuer}", audience: ["${userPools.p.clients.web.ClientId}"]}}]
+    routes: [{routeKey: "GET /x", integration: i, authorizer: j}, {routeKey: "GET /y", integration: i}]
+    stages: [{stageName: manual}, {stageName: $default, autoDeploy: true}]
+"#;
+
+    fn load(text: &str) -> ConfigFile {
+        let doc = crate::config::parse_text(text, Path::new("t.yaml")).unwrap();
+        ConfigFile::from_value(doc, Path::new("t.yaml"), "us-east-1", &env).unwrap()
+    }
+
+    async fn apply_to(file: &ConfigFile, real: &Target) -> Summary {
+        let rehearsal = Sandbox::new("us-east-1", "http://gh.test").unwrap();
+        apply(file, &rehearsal.target, Some(real), &env)
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn applying_twice_changes_nothing_and_a_change_is_applied() {
+        let real = Sandbox::new("us-east-1", "http://gh.test").unwrap();
+        let file = load(FILE);
+        let first = apply_to(&file, &real.target).await;
+        assert_eq!(first.created.len(), 5, "{first:?}");
+        let api = real
+            .target
+            .apis
+            .list_apis(None, None)
+            .await
+            .unwrap()
+            .0
+            .remove(0);
+        let auth = &api.authorizers[0];
+        assert_eq!(
+            auth.jwt_issuer.as_deref(),
+            Some("http://gh.test/us-east-1_UnitTest1")
+        );
+        assert_eq!(auth.jwt_audience, vec!["unittestclient1".to_string()]);
+        assert!(
+            api.stages.iter().all(|s| s.deployment_id.is_some()),
+            "{:?}",
+            api.stages
+        );
+
+        let second = apply_to(&file, &real.target).await;
+        assert!(
+            second.created.is_empty() && second.updated.is_empty(),
+            "{second:?}"
+        );
+        assert_eq!(second.unchanged, 5);
+        let again = real.target.apis.get_api(&api.id).await.unwrap();
+        assert_eq!(again, api, "nothing moved, not even a date");
+
+        let changed = load(
+            &FILE
+                .replace("Precedence: 2", "Precedence: 3")
+                .replace("GET /y", "GET /z"),
+        );
+        let third = apply_to(&changed, &real.target).await;
+        assert_eq!(third.updated.len(), 2, "{third:?}");
+        let api = real.target.apis.get_api(&api.id).await.unwrap();
+        assert!(api.routes.iter().any(|r| r.route_key == "GET /z"));
+        let manual = api.stages.iter().find(|s| s.name == "manual").unwrap();
+        let served = real
+            .target
+            .apis
+            .api_as_deployed(&api.id, Some(&manual.name))
+            .await
+            .unwrap();
+        assert_eq!(
+            api_routing(&served),
+            api_routing(&api),
+            "the manual stage was redeployed"
+        );
+    }
+
+    #[test]
+    fn cognito_errors_point_at_the_member_they_name() {
+        let pool = serde_json::json!({"Policies": {"PasswordPolicy": {"MinimumLength": 3}}});
+        let e = WireError::Domain(gatehouse_core::Error::InvalidParameter(
+            "1 validation error detected: Value '3' at 'policies.passwordPolicy.minimumLength' failed".into(),
+        ));
+        let p = cognito_problem("userPools[0]", &pool, &e);
+        assert_eq!(p.path, "userPools[0].Policies.PasswordPolicy.MinimumLength");
+        assert!(p
+            .message
+            .starts_with("InvalidParameterException: 1 validation error"));
+    }
+
+    #[test]
+    fn secrets_are_redacted_from_messages() {
+        let long = "x".repeat(80);
+        let msg = format!("Value '{}...' at 'password' failed", &long[..64]);
+        assert_eq!(redact(&msg, &long), "Value '***...' at 'password' failed");
+        assert_eq!(redact("Password too short", "abc"), "Password too short");
+    }
 }

@@ -4,6 +4,10 @@
 //! in line with the file through the same adapter and domain code the APIs use, after a
 //! rehearsal on a throwaway store (`sandbox.rs`) that is also what `config check` runs.
 //! See docs/config.md.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::todo)
+)]
 
 mod apply;
 pub mod check;
@@ -225,7 +229,7 @@ impl ConfigFile {
 }
 
 /// YAML, or JSON for `.json` files (JSON's own parser gives the better messages there).
-fn parse_text(text: &str, path: &Path) -> Result<Value, Problem> {
+pub(crate) fn parse_text(text: &str, path: &Path) -> Result<Value, Problem> {
     let is_json = path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("json"));

@@ -156,7 +156,8 @@ fn walk(
             continue;
         };
         let Some(end) = tail.find('}') else {
-            return Err(format!("an unterminated '${{' in '{}'", clip(text)));
+            // The text is not quoted: it may be a secret.
+            return Err("an unterminated '${' (write '$${' for a literal '${')".into());
         };
         let inner = &tail[..end];
         match parse(inner, declared)? {
@@ -171,14 +172,6 @@ fn walk(
     }
     out.push_str(rest);
     Ok(out)
-}
-
-fn clip(v: &str) -> String {
-    let mut s: String = v.chars().take(80).collect();
-    if v.chars().count() > 80 {
-        s.push('…');
-    }
-    s
 }
 
 /// What a reference stands for, given the environment and the file's values.

@@ -16,6 +16,9 @@ pub enum Shape {
     /// A string, or a number written without quotes (kept as its decimal text): AWS types
     /// some numeric settings as strings (`MinLength: "8"`), YAML authors write `8`.
     NumStr,
+    /// A string, number or boolean, kept as text (user attribute values: `email_verified:
+    /// true` means "true").
+    Text,
     Num,
     Enum(&'static [&'static str]),
     /// One of these numbers-as-text (`payloadFormatVersion: 2.0` or `"2.0"`).
@@ -500,6 +503,11 @@ pub fn check(v: &mut Value, shape: Shape, path: &str, out: &mut Vec<Problem>) {
                 wrong("a number", v);
             }
         }
+        Shape::Text => match v {
+            Value::String(_) => {}
+            Value::Number(_) | Value::Bool(_) => *v = Value::String(v.to_string()),
+            _ => wrong("a string", v),
+        },
         Shape::NumStr => match v {
             Value::String(_) => {}
             Value::Number(n) => *v = Value::String(n.to_string()),
@@ -541,11 +549,11 @@ pub fn check(v: &mut Value, shape: Shape, path: &str, out: &mut Vec<Problem>) {
         Shape::Attributes => match v {
             Value::Object(m) => {
                 for (k, x) in m.iter_mut() {
-                    check(x, Shape::NumStr, &child(path, k), out);
+                    check(x, Shape::Text, &child(path, k), out);
                 }
             }
             Value::Array(items) => {
-                const PAIR: &[Member] = &[req("Name", Shape::Str), opt("Value", Shape::NumStr)];
+                const PAIR: &[Member] = &[req("Name", Shape::Str), opt("Value", Shape::Text)];
                 for (i, x) in items.iter_mut().enumerate() {
                     check(x, Shape::Obj(PAIR), &index(path, i), out);
                 }
