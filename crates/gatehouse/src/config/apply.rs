@@ -1602,6 +1602,66 @@ apis:
         );
     }
 
+    async fn apply_err(file: &ConfigFile, real: &Target) -> Vec<String> {
+        let rehearsal = Sandbox::new("us-east-1", "http://gh.test").unwrap();
+        match apply(file, &rehearsal.target, Some(real), &env).await {
+            Ok(s) => panic!("applied: {s:?}"),
+            Err(ps) => ps.list.iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    #[tokio::test]
+    async fn what_cannot_change_or_cannot_be_told_apart_stops_with_a_clear_message() {
+        let real = Sandbox::new("us-east-1", "http://gh.test").unwrap();
+        let file = load(
+            "userPools: [{PoolName: p, Id: us-east-1_UnitTest2, clients: [{ClientName: c, ClientId: unittestclient2, GenerateSecret: true}]}]",
+        );
+        apply_to(&file, &real.target).await;
+        let e = apply_err(
+            &load(
+                "userPools: [{PoolName: p, Id: us-east-1_UnitTest2, UsernameAttributes: [email]}]",
+            ),
+            &real.target,
+        )
+        .await;
+        assert!(
+            e[0].starts_with("userPools[0].UsernameAttributes: differs from the existing pool us-east-1_UnitTest2, and UsernameAttributes cannot be changed"),
+            "{e:?}"
+        );
+        let e = apply_err(
+            &load("userPools: [{PoolName: p, Id: us-east-1_UnitTest2, clients: [{ClientName: c, ClientId: unittestclient2}]}]"),
+            &real.target,
+        )
+        .await;
+        assert!(
+            e[0].starts_with("userPools[0].clients[0].GenerateSecret: differs from the existing client unittestclient2, whose secret cannot be changed"),
+            "{e:?}"
+        );
+        // Two pools named alike: the file must say which by id.
+        let dir = &real.target.dir;
+        call(dir, "CreateUserPool", json!({"PoolName": "p"}))
+            .await
+            .unwrap();
+        let e = apply_err(&load("userPools: [{PoolName: p}]"), &real.target).await;
+        assert!(
+            e[0].starts_with("userPools[0]: 2 user pools are named 'p'")
+                && e[0].contains("give the pool's Id"),
+            "{e:?}"
+        );
+        // A client id that belongs to another pool.
+        let e = apply_err(
+            &load(
+                "userPools: [{PoolName: q, clients: [{ClientName: c, ClientId: unittestclient2}]}]",
+            ),
+            &real.target,
+        )
+        .await;
+        assert!(
+            e[0].contains("A user pool client with id unittestclient2 already exists (in pool us-east-1_UnitTest2)"),
+            "{e:?}"
+        );
+    }
+
     #[test]
     fn cognito_errors_point_at_the_member_they_name() {
         let pool = serde_json::json!({"Policies": {"PasswordPolicy": {"MinimumLength": 3}}});
