@@ -47,7 +47,8 @@ def verify(server, pool_id, token, **kw):
     return jwt.decode(token, key.key, algorithms=["RS256"], issuer=issuer, **kw)
 
 
-def test_discovery_advertises_every_endpoint(server, pool):
+def test_discovery_advertises_every_endpoint(server, service):
+    pool = service
     doc = requests.get(f"{server.url}/{pool['id']}/.well-known/openid-configuration").json()
     base = server.url
     assert doc["authorization_endpoint"] == f"{base}/oauth2/authorize"
@@ -57,7 +58,8 @@ def test_discovery_advertises_every_endpoint(server, pool):
     assert doc["end_session_endpoint"] == f"{base}/logout"
     assert set(doc["grant_types_supported"]) >= {"authorization_code", "refresh_token", "client_credentials"}
     assert set(doc["code_challenge_methods_supported"]) == {"S256", "plain"}
-    assert {"openid", "email", "phone", "profile", "aws.cognito.signin.user.admin"} <= set(doc["scopes_supported"])
+    assert set(doc["scopes_supported"]) == {"openid", "email", "phone", "profile",
+                                            "aws.cognito.signin.user.admin", "pets/read", "pets/admin"}
     assert set(doc["response_types_supported"]) == {"code", "token"}
     assert "client_secret_basic" in doc["token_endpoint_auth_methods_supported"]
 

@@ -63,6 +63,14 @@ async fn discovery(State(dir): State<Arc<Directory>>, Path(pool_id): Path<String
     if let Err(e) = dir.jwks(&pool_id).await {
         return error(e);
     }
+    let mut scopes: Vec<String> = gatehouse_core::oauth::scopes::STANDARD
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    match dir.custom_scopes(&pool_id).await {
+        Ok(custom) => scopes.extend(custom),
+        Err(e) => return error(e),
+    }
     let issuer = dir.config().issuer(&pool_id);
     let base = dir.config().public_url.trim_end_matches('/').to_string();
     cacheable(json!({
@@ -79,7 +87,7 @@ async fn discovery(State(dir): State<Arc<Directory>>, Path(pool_id): Path<String
         "code_challenge_methods_supported": ["S256", "plain"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
-        "scopes_supported": gatehouse_core::oauth::scopes::STANDARD,
+        "scopes_supported": scopes,
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "request_parameter_supported": false,
