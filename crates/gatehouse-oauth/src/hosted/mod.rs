@@ -74,3 +74,6 @@ pub fn routes(state: Arc<Hosted>) -> Router {
         .layer(DefaultBodyLimit::max(FORM_LIMIT))
         .with_state(state)
 }
+
+#[cfg(test)]
+mod tests;
