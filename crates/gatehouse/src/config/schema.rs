@@ -578,7 +578,15 @@ fn check_members(
         match members.iter().find(|x| x.name == k) {
             Some(member) => check(v, member.shape, &child(path, k), out),
             None => {
+                let names = |n: &str| members.iter().any(|x| x.name == n);
                 let hint = match closest(k, members.iter().map(|x| x.name)) {
+                    // A route names its integration and authorizer, not their ids.
+                    _ if k == "target" && names("integration") => {
+                        "; a route names its integration with 'integration: <name>'".to_string()
+                    }
+                    _ if k == "authorizerId" && names("authorizer") => {
+                        "; a route names its authorizer with 'authorizer: <name>'".to_string()
+                    }
                     Some(s) => format!("; did you mean '{s}'?"),
                     None => {
                         let known: Vec<&str> = members.iter().map(|x| x.name).collect();
@@ -680,6 +688,15 @@ mod tests {
             v["apis"][0]["integrations"][0]["payloadFormatVersion"],
             "1.0"
         );
+    }
+
+    #[test]
+    fn routes_name_what_they_use() {
+        let p = problems(json!({"apis": [{"name": "a", "routes": [
+            {"routeKey": "GET /", "target": "integrations/abc", "authorizerId": "x"}
+        ]}]}));
+        assert!(p.contains(&"apis[0].routes[0].target: unknown member 'target'; a route names its integration with 'integration: <name>'".to_string()), "{p:?}");
+        assert!(p.contains(&"apis[0].routes[0].authorizerId: unknown member 'authorizerId'; a route names its authorizer with 'authorizer: <name>'".to_string()), "{p:?}");
     }
 
     #[test]
