@@ -141,10 +141,12 @@ pub struct DeploymentSnapshot {
     pub authorizers: Vec<Authorizer>,
 }
 
-/// The API service also keeps the custom domain names that route to its APIs, so one store
-/// object serves both.
+/// The API service also keeps the custom domain names that route to its APIs and the REST
+/// APIs (v1) beside the HTTP APIs, so one store object serves all three.
 #[async_trait]
-pub trait ApiStore: crate::domains::DomainStore + Send + Sync {
+pub trait ApiStore:
+    crate::domains::DomainStore + crate::rest_apis::RestApiStore + Send + Sync
+{
     /// Conflict when the id is taken.
     async fn insert_api(&self, api: &HttpApi) -> StoreResult<()>;
     async fn get_api(&self, api_id: &str) -> StoreResult<Option<HttpApi>>;

@@ -7,6 +7,7 @@ pub mod devices;
 pub mod domains;
 pub mod model;
 pub mod oauth;
+pub mod rest_apis;
 pub mod sqlite;
 
 use async_trait::async_trait;
@@ -16,6 +17,7 @@ pub use apis::ApiStore;
 pub use devices::{Device, DeviceStore};
 pub use domains::DomainStore;
 pub use model::*;
+pub use rest_apis::RestApiStore;
 pub use oauth::{
     OAuthConfigStore, ResourceServer, ResourceServerScope, UiCustomization, UserPoolDomain,
 };

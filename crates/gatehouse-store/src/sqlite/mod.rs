@@ -6,6 +6,7 @@
 mod aggregates;
 mod apis;
 mod devices;
+mod doc_tables;
 mod oauth;
 mod domains;
 #[cfg(test)]
@@ -25,9 +26,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("migrations/0002_devices.sql")),
     (3, include_str!("migrations/0003_revocations.sql")),
     (4, include_str!("migrations/0004_apis.sql")),
-    (6, include_str!("migrations/0006_oauth_config.sql")),
     (5, include_str!("migrations/0005_domain_names.sql")),
+    (6, include_str!("migrations/0006_oauth_config.sql")),
     (7, include_str!("migrations/0007_oauth_grants.sql")),
+    (9, include_str!("migrations/0009_rest_apis.sql")),
 ];
 
 /// How many idle reader connections we keep.

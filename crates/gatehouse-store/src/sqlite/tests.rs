@@ -432,3 +432,56 @@ async fn user_extra_updates_are_atomic_and_leave_the_rest_alone() {
         Err(StoreError::NotFound)
     ));
 }
+
+#[tokio::test]
+async fn rest_apis_and_their_snapshots_round_trip() {
+    use crate::rest_apis::*;
+    let (_d, s) = open();
+    let mut api = RestApi {
+        id: "abc123defg".into(),
+        name: "pets".into(),
+        api_key_source: "HEADER".into(),
+        resources: vec![Resource {
+            id: "root".into(),
+            path: "/".into(),
+            ..Resource::default()
+        }],
+        ..RestApi::default()
+    };
+    s.insert_rest_api(&api).await.unwrap();
+    assert!(matches!(
+        s.insert_rest_api(&api).await,
+        Err(StoreError::Conflict(_))
+    ));
+    api.name = "renamed".into();
+    s.update_rest_api(&api).await.unwrap();
+    assert_eq!(
+        s.get_rest_api("abc123defg").await.unwrap(),
+        Some(api.clone())
+    );
+    let snap = RestDeploymentSnapshot {
+        api_id: api.id.clone(),
+        deployment_id: "d1".into(),
+        resources: api.resources.clone(),
+        ..RestDeploymentSnapshot::default()
+    };
+    s.put_rest_snapshot(&snap).await.unwrap();
+    assert_eq!(
+        s.get_rest_snapshot("abc123defg", "d1").await.unwrap(),
+        Some(snap)
+    );
+    let page = Page {
+        after: None,
+        limit: 10,
+    };
+    assert_eq!(s.list_rest_apis(&page).await.unwrap().len(), 1);
+    // REST and HTTP APIs live apart.
+    assert!(s.list_apis(&page).await.unwrap().is_empty());
+    s.delete_rest_api("abc123defg").await.unwrap();
+    assert_eq!(s.get_rest_api("abc123defg").await.unwrap(), None);
+    assert_eq!(s.get_rest_snapshot("abc123defg", "d1").await.unwrap(), None);
+    assert!(matches!(
+        s.delete_rest_api("abc123defg").await,
+        Err(StoreError::NotFound)
+    ));
+}
