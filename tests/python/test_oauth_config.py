@@ -430,3 +430,134 @@ def test_wrong_member_types_are_serialization_errors(server, pool_id):
     ]:
         kind, msg = error(call(server, op, body))
         assert kind == "SerializationException" and member in msg, (op, msg)
+
+
+# --- Hosted UI customization ---------------------------------------------------------------
+
+
+def png(payload=b""):
+    """A 1x1 PNG (plus an optional tEXt chunk to make it unique or large)."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    ihdr = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
+    body = chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00\xff\x00\x00"))
+    if payload:
+        body += chunk(b"tEXt", b"Comment\x00" + payload)
+    return b"\x89PNG\r\n\x1a\n" + body + chunk(b"IEND", b"")
+
+
+JPEG = bytes.fromhex("ffd8ffe000104a46494600010100000100010000ffd9")
+
+CSS = (".logo-customizable {\n\tmax-width: 60%;\n\tmax-height: 30%;\n}\n"
+       ".banner-customizable {\n\tpadding: 25px 0px 25px 0px;\n\tbackground-color: lightgray;\n}\n"
+       ".submitButton-customizable:hover {\n\tcolor: #fff;\n\tbackground-color: #286090;\n}\n")
+
+
+@pytest.fixture
+def hosted_pool(idp, pool_id):
+    idp.create_user_pool_domain(UserPoolId=pool_id, Domain=f"ui-{uid()}")
+    return pool_id
+
+
+def test_ui_customization_needs_a_domain(idp, pool_id):
+    with pytest.raises(idp.exceptions.InvalidParameterException) as e:
+        idp.set_ui_customization(UserPoolId=pool_id, ClientId="ALL", CSS=CSS)
+    assert "domain" in code_msg(e)[1]
+
+
+def test_ui_customization_round_trip_and_logo_served(server, idp, hosted_pool):
+    import requests
+
+    pool_id = hosted_pool
+    image = png(b"pool logo")
+    ui = idp.set_ui_customization(UserPoolId=pool_id, ClientId="ALL", CSS=CSS, ImageFile=image)["UICustomization"]
+    assert ui["UserPoolId"] == pool_id and ui["ClientId"] == "ALL" and ui["CSS"] == CSS
+    assert len(ui["CSSVersion"]) == 14 and ui["CSSVersion"].isdigit()
+    assert ui["CreationDate"] <= ui["LastModifiedDate"]
+    url = ui["ImageUrl"]
+    assert url.startswith(f"{server.url}/{pool_id}/ui/ALL/logo.png?v=")
+    assert idp.get_ui_customization(UserPoolId=pool_id, ClientId="ALL")["UICustomization"]["ImageUrl"] == url
+    assert idp.get_ui_customization(UserPoolId=pool_id)["UICustomization"]["CSS"] == CSS
+
+    r = requests.get(url, timeout=10)
+    assert r.status_code == 200 and r.content == image
+    assert r.headers["Content-Type"] == "image/png"
+    assert "immutable" in r.headers["Cache-Control"] and r.headers["X-Content-Type-Options"] == "nosniff"
+    etag = r.headers["ETag"]
+    r = requests.get(url.split("?")[0], headers={"If-None-Match": etag}, timeout=10)
+    assert r.status_code == 304 and "max-age=300" in r.headers["Cache-Control"]
+    assert requests.get(url.replace("logo.png", "logo.jpg"), timeout=10).status_code == 404
+    assert requests.get(f"{server.url}/{pool_id}/ui/nobody/logo.png", timeout=10).status_code == 404
+
+    # A client without its own falls back to the pool's; with its own, it has only that.
+    c = idp.create_user_pool_client(UserPoolId=pool_id, ClientName="web")["UserPoolClient"]["ClientId"]
+    got = idp.get_ui_customization(UserPoolId=pool_id, ClientId=c)["UICustomization"]
+    assert got["ClientId"] == "ALL" and got["ImageUrl"] == url
+    own = idp.set_ui_customization(UserPoolId=pool_id, ClientId=c, ImageFile=JPEG)["UICustomization"]
+    assert own["ClientId"] == c and "CSS" not in own and own["ImageUrl"].split("?")[0].endswith(f"/{c}/logo.jpg")
+    r = requests.get(own["ImageUrl"], timeout=10)
+    assert r.content == JPEG and r.headers["Content-Type"] == "image/jpeg"
+    assert idp.get_ui_customization(UserPoolId=pool_id, ClientId=c)["UICustomization"]["ImageUrl"] == own["ImageUrl"]
+    # A new image changes the URL, so caches holding the old one are never wrong.
+    newer = idp.set_ui_customization(UserPoolId=pool_id, ClientId=c, ImageFile=png(b"v2"))["UICustomization"]
+    assert newer["ImageUrl"] != own["ImageUrl"]
+    # Setting neither CSS nor image removes the client's own: the pool's applies again.
+    idp.set_ui_customization(UserPoolId=pool_id, ClientId=c)
+    assert idp.get_ui_customization(UserPoolId=pool_id, ClientId=c)["UICustomization"]["ClientId"] == "ALL"
+    # Deleting the client deletes its customization and its logo URL.
+    idp.set_ui_customization(UserPoolId=pool_id, ClientId=c, ImageFile=JPEG)
+    idp.delete_user_pool_client(UserPoolId=pool_id, ClientId=c)
+    assert requests.get(f"{server.url}/{pool_id}/ui/{c}/logo.jpg", timeout=10).status_code == 404
+
+
+def test_ui_customization_without_any(idp, hosted_pool):
+    got = idp.get_ui_customization(UserPoolId=hosted_pool)["UICustomization"]
+    assert got == {"UserPoolId": hosted_pool, "ClientId": "ALL"}
+
+
+def test_ui_customization_unknown_client(idp, hosted_pool):
+    for op in (idp.set_ui_customization, idp.get_ui_customization):
+        with pytest.raises(idp.exceptions.ResourceNotFoundException):
+            op(UserPoolId=hosted_pool, ClientId="nosuchclient123")
+
+
+@pytest.mark.parametrize("css", [
+    "body { color: red; }",
+    ".banner-customizable div { color: red; }",
+    "@import url(https://evil.example.com/x.css);",
+    "@media (max-width: 1px) { .banner-customizable { color: red; } }",
+    ".banner-customizable { background: url(javascript:alert(1)); }",
+    ".banner-customizable { color: red; } </style><script>alert(1)</script>",
+    ".banner-customizable { color: red; ",
+])
+def test_ui_customization_css_is_restricted(idp, hosted_pool, css):
+    with pytest.raises(idp.exceptions.InvalidParameterException) as e:
+        idp.set_ui_customization(UserPoolId=hosted_pool, ClientId="ALL", CSS=css)
+    assert "CSS" in code_msg(e)[1]
+
+
+def test_ui_customization_image_rules(server, idp, hosted_pool):
+    with pytest.raises(idp.exceptions.InvalidParameterException) as e:
+        idp.set_ui_customization(UserPoolId=hosted_pool, ClientId="ALL", ImageFile=b"GIF89a....")
+    assert "PNG or JPEG" in code_msg(e)[1]
+    with pytest.raises(idp.exceptions.InvalidParameterException) as e:
+        idp.set_ui_customization(UserPoolId=hosted_pool, ClientId="ALL", ImageFile=png(b"x" * 110_000))
+    assert "100 KB" in code_msg(e)[1]
+    # Just under the limit is fine.
+    idp.set_ui_customization(UserPoolId=hosted_pool, ClientId="ALL", ImageFile=png(b"x" * 100_000))
+    kind, msg = error(call(server, "SetUICustomization",
+                           {"UserPoolId": hosted_pool, "ClientId": "ALL", "ImageFile": "%%%"}))
+    assert kind == "SerializationException" and "ImageFile" in msg
+
+
+def test_ui_customization_with_the_aws_cli(server, idp, hosted_pool, tmp_path):
+    logo = tmp_path / "logo.png"
+    logo.write_bytes(png(b"cli"))
+    out = server.aws("cognito-idp", "set-ui-customization", "--user-pool-id", hosted_pool, "--client-id", "ALL",
+                     "--css", CSS, "--image-file", f"fileb://{logo}")
+    assert out["UICustomization"]["CSS"] == CSS and out["UICustomization"]["ImageUrl"]
+    out = server.aws("cognito-idp", "get-ui-customization", "--user-pool-id", hosted_pool)
+    assert out["UICustomization"]["CSSVersion"]

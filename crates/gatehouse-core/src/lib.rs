@@ -27,6 +27,7 @@ pub mod resource_servers;
 pub mod revocation;
 pub mod srp;
 pub mod tokens;
+pub mod ui;
 pub mod users;
 pub mod verify;
 

@@ -17,6 +17,7 @@ use serde_json::json;
 
 pub mod hosted;
 mod token;
+mod ui_assets;
 
 pub fn router(directory: Arc<Directory>) -> Router {
     Router::new()
@@ -28,6 +29,7 @@ pub fn router(directory: Arc<Directory>) -> Router {
         .with_state(Arc::clone(&directory))
         .merge(hosted::router(Arc::clone(&directory)))
         .merge(token::router(Arc::clone(&directory)))
+        .merge(ui_assets::router(Arc::clone(&directory)))
 }
 
 fn error(e: Error) -> Response {

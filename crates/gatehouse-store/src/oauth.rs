@@ -110,6 +110,8 @@ pub trait OAuthConfigStore: Send + Sync {
 
     /// Inserts or replaces the customization (image included).
     async fn put_ui_customization(&self, ui: &UiCustomization) -> StoreResult<()>;
+    /// Idempotent.
+    async fn delete_ui_customization(&self, pool_id: &str, client_id: &str) -> StoreResult<()>;
     /// The customization with its image.
     async fn get_ui_customization(
         &self,

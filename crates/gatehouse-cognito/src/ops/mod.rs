@@ -95,6 +95,8 @@ pub const OPERATIONS: &[&str] = &[
     "UpdateResourceServer",
     "DeleteResourceServer",
     "ListResourceServers",
+    "SetUICustomization",
+    "GetUICustomization",
 ];
 
 pub fn is_known(op: &str) -> bool {
@@ -185,6 +187,8 @@ pub async fn dispatch(dir: &Directory, op: &str, input: Value) -> Result<Value, 
         "UpdateResourceServer" => oauth::update_resource_server(dir, input).await,
         "DeleteResourceServer" => oauth::delete_resource_server(dir, input).await,
         "ListResourceServers" => oauth::list_resource_servers(dir, input).await,
+        "SetUICustomization" => oauth::set_ui_customization(dir, input).await,
+        "GetUICustomization" => oauth::get_ui_customization(dir, input).await,
 
         other => Err(WireError::UnknownOperation(other.to_string())),
     }

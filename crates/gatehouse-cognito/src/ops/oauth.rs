@@ -5,9 +5,11 @@
 
 use std::sync::OnceLock;
 
+use base64::Engine;
 use gatehouse_core::pool_domains::{CustomDomainConfig, DomainRequest};
 use gatehouse_core::resource_servers::ResourceServerRequest;
 use gatehouse_core::store::{ResourceServer, UserPoolDomain};
+use gatehouse_core::ui::{UiCustomization, ALL_CLIENTS};
 use gatehouse_core::Directory;
 use regex::Regex;
 use serde::Deserialize;
@@ -484,4 +486,91 @@ pub(super) fn check_client_members(input: &Value) -> Result<(), WireError> {
 /// AWS leaves empty lists out of a client's description, as if they had never been given.
 pub(super) fn is_empty_list(v: &Value) -> bool {
     matches!(v, Value::Array(a) if a.is_empty()) || v.is_null()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hosted UI customization
+
+/// The model's limit on CSSType and ImageFileType (bytes after base64 decoding).
+const MAX_UI_MEMBER: usize = 131_072;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct UiIn {
+    user_pool_id: Option<String>,
+    client_id: Option<String>,
+    #[serde(rename = "CSS")]
+    css: Option<String>,
+    image_file: Option<String>,
+}
+
+fn ui_value(pool_id: &str, client_id: &str, ui: Option<&UiCustomization>) -> Value {
+    let mut v = Map::new();
+    v.insert("UserPoolId".into(), json!(pool_id));
+    v.insert("ClientId".into(), json!(client_id));
+    if let Some(u) = ui {
+        v.insert("ClientId".into(), json!(u.client_id));
+        if let Some(l) = &u.logo {
+            v.insert("ImageUrl".into(), json!(l.url));
+        }
+        if let Some(c) = &u.css {
+            v.insert("CSS".into(), json!(c));
+        }
+        if let Some(c) = &u.css_version {
+            v.insert("CSSVersion".into(), json!(c));
+        }
+        v.insert("LastModifiedDate".into(), json!(u.modified));
+        v.insert("CreationDate".into(), json!(u.created));
+    }
+    json!({ "UICustomization": v })
+}
+
+fn ui_client(v: &Option<String>) -> Result<Option<String>, WireError> {
+    match v {
+        Some(_) => Ok(Some(validate::client_id(v)?.to_string())),
+        None => Ok(None),
+    }
+}
+
+pub async fn set_ui_customization(dir: &Directory, input: Value) -> Result<Value, WireError> {
+    let r: UiIn = parse(input)?;
+    let pool_id = validate::pool_id(&r.user_pool_id)?.to_string();
+    let client_id = ui_client(&r.client_id)?;
+    if let Some(css) = &r.css {
+        validate::length("cSS", css, 0, MAX_UI_MEMBER)?;
+    }
+    let image = match &r.image_file {
+        Some(b64) => {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(b64.trim())
+                .map_err(|_| {
+                    WireError::Serialization(
+                        "Unexpected value at 'ImageFile': not a base64-encoded blob".into(),
+                    )
+                })?;
+            if bytes.len() > MAX_UI_MEMBER {
+                return Err(invalid(format!(
+                    "1 validation error detected: Value at 'imageFile' failed to satisfy constraint: Member must have length less than or equal to {MAX_UI_MEMBER}"
+                )));
+            }
+            Some(bytes)
+        }
+        None => None,
+    };
+    let ui = dir
+        .set_ui_customization(&pool_id, client_id.as_deref(), r.css, image)
+        .await?;
+    let shown_client = client_id.as_deref().unwrap_or(ALL_CLIENTS);
+    Ok(ui_value(&pool_id, shown_client, ui.as_ref()))
+}
+
+pub async fn get_ui_customization(dir: &Directory, input: Value) -> Result<Value, WireError> {
+    let r: UiIn = parse(input)?;
+    let pool_id = validate::pool_id(&r.user_pool_id)?.to_string();
+    let client_id = ui_client(&r.client_id)?;
+    let ui = dir
+        .get_ui_customization(&pool_id, client_id.as_deref())
+        .await?;
+    let shown_client = client_id.as_deref().unwrap_or(ALL_CLIENTS);
+    Ok(ui_value(&pool_id, shown_client, ui.as_ref()))
 }

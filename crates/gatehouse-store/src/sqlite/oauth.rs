@@ -259,6 +259,19 @@ impl OAuthConfigStore for SqliteStore {
         .await
     }
 
+    async fn delete_ui_customization(&self, pool_id: &str, client_id: &str) -> StoreResult<()> {
+        let (pool, client) = (pool_id.to_string(), client_id.to_string());
+        self.write(move |tx| {
+            tx.execute(
+                "DELETE FROM ui_customizations WHERE pool_id = ?1 AND client_id = ?2",
+                params![pool, client],
+            )
+            .map_err(map_err)?;
+            Ok(())
+        })
+        .await
+    }
+
     async fn get_ui_customization(
         &self,
         pool_id: &str,
@@ -528,6 +541,10 @@ mod tests {
             .unwrap()
             .unwrap();
         assert!(got.image.is_none());
+        s.delete_ui_customization("p1", "ALL").await.unwrap();
+        s.delete_ui_customization("p1", "ALL").await.unwrap();
+        assert!(s.get_ui_customization("p1", "ALL").await.unwrap().is_none());
+        s.put_ui_customization(&ui("ALL", None)).await.unwrap();
         // Deleting the client deletes its customization, not the pool's.
         s.delete_client("p1", "client1").await.unwrap();
         assert!(s
