@@ -5,6 +5,7 @@
 //! checked against the directory's in-memory keys and its revocations; others against the
 //! issuer's JWKS (jwks.rs).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
@@ -38,42 +39,53 @@ pub struct Authorized {
     pub scopes: Vec<String>,
 }
 
-/// The token named by the identity source, without an optional `Bearer ` prefix.
+/// The token named by the identity source, without an optional `Bearer ` prefix. Borrowed
+/// from the request when it comes from a header (no copy of the token per request).
 pub fn identity<'a>(
     sources: &[IdentitySource],
     headers: &'a http::HeaderMap,
     query: Option<&'a str>,
-) -> Option<String> {
+) -> Option<Cow<'a, str>> {
     for s in sources {
-        let raw = match s {
+        let raw: Option<Cow<'a, str>> = match s {
             IdentitySource::Header(h) => headers
                 .get(h.as_str())
                 .and_then(|v| v.to_str().ok())
-                .map(str::to_string),
+                .map(Cow::Borrowed),
             IdentitySource::QueryString(q) => query.and_then(|qs| {
                 qs.split('&').find_map(|pair| {
                     let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
                     (percent_encoding::percent_decode_str(k).decode_utf8_lossy() == q.as_str())
                         .then(|| {
-                            percent_encoding::percent_decode_str(&v.replace('+', " "))
-                                .decode_utf8_lossy()
-                                .into_owned()
+                            Cow::Owned(
+                                percent_encoding::percent_decode_str(&v.replace('+', " "))
+                                    .decode_utf8_lossy()
+                                    .into_owned(),
+                            )
                         })
                 })
             }),
         };
         if let Some(v) = raw {
-            let v = v.trim();
-            let token = match v.get(..7) {
-                Some(p) if p.eq_ignore_ascii_case("bearer ") => v[7..].trim(),
-                _ => v,
+            let token = match v {
+                Cow::Borrowed(b) => Cow::Borrowed(strip_bearer(b)),
+                Cow::Owned(o) => Cow::Owned(strip_bearer(&o).to_string()),
             };
             if !token.is_empty() {
-                return Some(token.to_string());
+                return Some(token);
             }
         }
     }
     None
+}
+
+/// The value without surrounding blanks and an optional (case-insensitive) `Bearer ` prefix.
+fn strip_bearer(v: &str) -> &str {
+    let v = v.trim();
+    match v.get(..7) {
+        Some(p) if p.eq_ignore_ascii_case("bearer ") => v[7..].trim(),
+        _ => v,
+    }
 }
 
 fn num(claims: &Map<String, Value>, name: &str) -> Option<i64> {
@@ -225,7 +237,7 @@ pub async fn authorize(
     let verified = verified_claims(directory, jwks, cache, token, &authorizer.issuer).await?;
     let claims = &*verified;
     let iss = claims.get("iss").and_then(Value::as_str).unwrap_or("");
-    let own_pool = directory.own_pool_of_issuer(iss).map(str::to_string);
+    let own_pool = directory.own_pool_of_issuer(iss);
     let now = directory.now();
     match num(claims, "exp") {
         Some(exp) if exp + LEEWAY_SECS > now => {}
@@ -253,7 +265,7 @@ pub async fn authorize(
     if !audience_ok {
         return Err(invalid("the token does not have a valid audience"));
     }
-    if let Some(pool) = &own_pool {
+    if let Some(pool) = own_pool {
         match directory.is_token_revoked(pool, claims).await {
             Ok(false) => {}
             Ok(true) => return Err(invalid("the token has been revoked")),
@@ -271,4 +283,34 @@ pub async fn authorize(
         claims: Arc::clone(&verified),
         scopes,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identity_from_header_or_query() {
+        let mut headers = http::HeaderMap::new();
+        headers.insert("authorization", "  bearer  abc.def.ghi ".parse().unwrap());
+        let header = [IdentitySource::Header("authorization".to_string())];
+        let token = identity(&header, &headers, None).unwrap();
+        assert_eq!(token, "abc.def.ghi");
+        assert!(matches!(token, Cow::Borrowed(_)));
+        headers.insert("authorization", "abc".parse().unwrap());
+        assert_eq!(identity(&header, &headers, None).unwrap(), "abc");
+        headers.insert("authorization", "Bearer  ".parse().unwrap());
+        // As before: "Bearer" alone is taken for the token (and then fails verification).
+        assert_eq!(identity(&header, &headers, None).unwrap(), "Bearer");
+        headers.insert("authorization", "   ".parse().unwrap());
+        assert_eq!(identity(&header, &headers, None), None);
+
+        let query = [IdentitySource::QueryString("token".to_string())];
+        let empty = http::HeaderMap::new();
+        assert_eq!(
+            identity(&query, &empty, Some("a=1&token=Bearer+x%2Ey")).unwrap(),
+            "x.y"
+        );
+        assert_eq!(identity(&query, &empty, Some("a=1")), None);
+    }
 }
