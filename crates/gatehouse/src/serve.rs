@@ -389,7 +389,11 @@ async fn request_context(
         p if p.contains("/.well-known/") => "oidc",
         _ => "other",
     };
-    let id = uuid::Uuid::new_v4().to_string();
+    // From the thread's userspace RNG: `Uuid::new_v4` makes a getrandom(2) system call per
+    // request, one in five of the gateway's system calls per proxied request.
+    let id = uuid::Builder::from_random_bytes(rand::random())
+        .into_uuid()
+        .to_string();
     let span = tracing::info_span!(
         "request",
         request_id = %id,
