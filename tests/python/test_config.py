@@ -268,6 +268,7 @@ def test_serve_with_a_config_file_end_to_end(fresh_server, backend, tmp_path):
     idp.admin_remove_user_from_group(UserPoolId=POOL_ID, Username="jane", GroupName="readers")
     idp.update_group(UserPoolId=POOL_ID, GroupName="readers", Description="edited through the API")
     extra = idp.create_user_pool_client(UserPoolId=POOL_ID, ClientName="not-in-file")["UserPoolClient"]["ClientId"]
+    idp.admin_disable_user(UserPoolId=POOL_ID, Username="bob")  # e.g. a compromised account
     path.write_text(config_text(
         backend, access_token_minutes=30, group_description="Admins, renamed",
         extra_route="      - routeKey: GET /extra\n        integration: backend\n",
@@ -280,6 +281,7 @@ def test_serve_with_a_config_file_end_to_end(fresh_server, backend, tmp_path):
     groups = {g["GroupName"] for g in idp.admin_list_groups_for_user(UserPoolId=POOL_ID, Username="jane")["Groups"]}
     assert groups == {"admins", "readers"}
     idp.describe_user_pool_client(UserPoolId=POOL_ID, ClientId=extra)
+    assert idp.admin_get_user(UserPoolId=POOL_ID, Username="bob")["Enabled"] is False
     assert "GET /extra" in {r["RouteKey"] for r in apigw.get_routes(ApiId=API_ID)["Items"]}
     assert call(server, API_ID, "GET", "/extra", wait_for=200).status_code == 200
     assert len([p for p in idp.list_user_pools(MaxResults=60)["UserPools"] if p["Name"] == "config-tutorial"]) == 1

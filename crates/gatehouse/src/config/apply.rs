@@ -1237,15 +1237,18 @@ async fn reconcile_user(
             changed = true;
         }
     }
-    let enabled = u.get("Enabled").and_then(Value::as_bool).unwrap_or(true);
-    if have.get("Enabled").and_then(Value::as_bool) != Some(enabled) {
-        let op = if enabled {
-            "AdminEnableUser"
-        } else {
-            "AdminDisableUser"
-        };
-        call(dir, op, ids.clone()).await.map_err(fail)?;
-        changed = true;
+    // Only when the file says: a user disabled through the API (a compromised account) must
+    // not come back to life because the server restarted.
+    if let Some(enabled) = u.get("Enabled").and_then(Value::as_bool) {
+        if have.get("Enabled").and_then(Value::as_bool) != Some(enabled) {
+            let op = if enabled {
+                "AdminEnableUser"
+            } else {
+                "AdminDisableUser"
+            };
+            call(dir, op, ids.clone()).await.map_err(fail)?;
+            changed = true;
+        }
     }
     if u.get("Groups").is_some() {
         let wanted: BTreeSet<String> = list(u, "Groups")
