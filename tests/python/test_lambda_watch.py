@@ -256,9 +256,11 @@ def test_payload_v2_parsed_by_lambda_http_and_its_response_served(stack):
     assert ev["pathParameters"] == {"name": ["w x"]}
     assert ev["query"] == {"a": ["1", "2"], "status": ["203"]}
     assert ev["stageVariables"] == {"flavor": ["oat"]}
-    assert ev["uri"].endswith(f"://{st['api_id']}.execute-api.localhost/hello/w%20x?a=1&a=2&status=203")
+    # lambda_http takes the scheme from x-forwarded-proto (https when it is missing).
+    assert ev["uri"] == f"http://{st['api_id']}.execute-api.localhost/hello/w%20x?a=1&a=2&status=203"
     h = ev["headers"]
     assert h["user-agent"] == ["pytest-lw"] and h["x-custom"] == ["yes"]
+    assert h["x-forwarded-for"] == ["127.0.0.1"] and h["x-forwarded-proto"] == ["http"]
     assert h["cookie"] == ["k=v; k2=v2"]  # from the event's `cookies`, joined back by the runtime
     assert "authorization" not in h
     assert ev["claims"] is None and ev["body"] is None
@@ -324,6 +326,9 @@ def test_payload_v1_parsed_by_lambda_http_and_its_response_served(stack):
     assert ev["stageVariables"] == {"flavor": ["oat"]}
     assert ev["body"] == "plain text"
     assert ev["headers"]["cookie"] == ["k=v"] and ev["headers"]["content-type"] == ["text/plain"]
+    assert ev["headers"]["x-forwarded-for"] == ["127.0.0.1"]
+    # (the runtime rebuilds a 1.0 query string from a hash map: its order is not kept)
+    assert ev["uri"].startswith(f"http://{st['api_id']}.execute-api.localhost/v1/items/42?")
     claims = ev["claims"]
     assert claims["cognito:username"] == "lam" and claims["aud"] == st["client_id"]
     rc = ev["requestContext"]

@@ -107,6 +107,31 @@ fn body_fields(body: &Bytes) -> (Value, bool) {
     }
 }
 
+/// The `X-Forwarded-*` headers API Gateway adds to every event: the client's address appended
+/// to any `X-Forwarded-For` it sent, and the protocol it spoke to the gateway listener (plain
+/// HTTP; HTTP_PROXY integrations get the same, `proxy.rs`). Runtimes read them: `lambda_http`
+/// builds the request URI's scheme from `x-forwarded-proto`, frameworks the client address
+/// from `x-forwarded-for`.
+fn forwarded(parts: &http::request::Parts, source_ip: &str) -> [(&'static str, Option<String>); 2] {
+    let sent: Vec<&str> = parts
+        .headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    let chain: Vec<&str> = sent
+        .into_iter()
+        .chain((!source_ip.is_empty()).then_some(source_ip))
+        .collect();
+    [
+        (
+            "x-forwarded-for",
+            (!chain.is_empty()).then(|| chain.join(", ")),
+        ),
+        ("x-forwarded-proto", Some("http".to_string())),
+    ]
+}
+
 fn non_empty(m: Map<String, Value>) -> Value {
     if m.is_empty() {
         Value::Null
@@ -144,10 +169,15 @@ pub fn event_v2(parts: &http::request::Parts, body: &Bytes, ctx: &EventContext<'
             .or_default()
             .push(v);
     }
-    let headers: Map<String, Value> = headers
+    let mut headers: Map<String, Value> = headers
         .into_iter()
         .map(|(k, v)| (k, Value::String(v.join(","))))
         .collect();
+    for (name, value) in forwarded(parts, &ctx.source_ip) {
+        if let Some(value) = value {
+            headers.insert(name.to_string(), Value::String(value));
+        }
+    }
     let raw_query = parts.uri.query().unwrap_or("");
     let mut qs: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (k, v) in query_pairs(raw_query) {
@@ -242,6 +272,12 @@ pub fn event_v1(parts: &http::request::Parts, body: &Bytes, ctx: &EventContext<'
             a.push(json!(v));
         } else {
             multi.insert(name.as_str().to_string(), json!([v]));
+        }
+    }
+    for (name, value) in forwarded(parts, &ctx.source_ip) {
+        if let Some(value) = value {
+            single.insert(name.to_string(), json!(value));
+            multi.insert(name.to_string(), json!([value]));
         }
     }
     let mut qs = Map::new();
@@ -507,6 +543,49 @@ mod tests {
         let r = response_of(br#"{"statusCode":200,"body":"aGk=","isBase64Encoded":true,"multiValueHeaders":{"x-m":["1","2"]}}"#, false).unwrap();
         assert_eq!(r.headers().get_all("x-m").iter().count(), 2);
         assert!(response_of(br#"{"statusCode":99999}"#, true).is_none());
+    }
+
+    #[test]
+    fn events_carry_the_forwarded_headers_aws_adds() {
+        let (parts, ()) = http::Request::post("/p?q=1")
+            .header("host", "a.execute-api.localhost")
+            .header("x-forwarded-for", "203.0.113.9")
+            .header("x-forwarded-proto", "https")
+            .body(())
+            .unwrap()
+            .into_parts();
+        let vars = HashMap::new();
+        let ctx = EventContext {
+            account_id: "123456789012",
+            api_id: "a",
+            stage: "$default",
+            route_key: "POST /p",
+            request_id: "r",
+            source_ip: "127.0.0.1".into(),
+            path_parameters: &[],
+            stage_variables: &vars,
+            auth: None,
+            now_ms: 0,
+            domain_name: None,
+        };
+        let v2 = event_v2(&parts, &Bytes::new(), &ctx);
+        assert_eq!(v2["headers"]["x-forwarded-for"], "203.0.113.9, 127.0.0.1");
+        assert_eq!(v2["headers"]["x-forwarded-proto"], "http");
+        let v1 = event_v1(&parts, &Bytes::new(), &ctx);
+        assert_eq!(v1["headers"]["x-forwarded-for"], "203.0.113.9, 127.0.0.1");
+        assert_eq!(
+            v1["multiValueHeaders"]["x-forwarded-proto"],
+            json!(["http"])
+        );
+
+        let (parts, ()) = http::Request::get("/").body(()).unwrap().into_parts();
+        let ctx = EventContext {
+            source_ip: String::new(),
+            ..ctx
+        };
+        let v2 = event_v2(&parts, &Bytes::new(), &ctx);
+        assert!(v2["headers"].get("x-forwarded-for").is_none());
+        assert_eq!(v2["headers"]["x-forwarded-proto"], "http");
     }
 
     #[test]
