@@ -607,3 +607,36 @@ def test_confidential_clients_use_the_pages_without_a_secret_hash(server, idp, h
     r = b.submit(b.get(f"/forgotPassword?client_id={c['ClientId']}&response_type=code&redirect_uri={CALLBACK}"),
                  username="alice")
     assert heading(r) == "Reset your password"
+
+
+# ---- look ---------------------------------------------------------------------------------------
+
+PNG_1x1 = bytes.fromhex(
+    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
+    "0000000d49444154789c6360f8cfc0f01f0005000201a5f7a1d40000000049454e44ae426082"
+)
+
+
+def test_the_clients_css_and_logo_style_its_pages(server, idp, hosted):
+    pid, cid = hosted["pool_id"], hosted["client_id"]
+    domain = f"look-{uuid.uuid4().hex[:10]}"
+    idp.create_user_pool_domain(UserPoolId=pid, Domain=domain)
+    try:
+        idp.set_ui_customization(UserPoolId=pid, ClientId="ALL", CSS=".banner-customizable { color: #123456; }")
+        b = Browser(server)
+        r = b.authorize(cid)
+        assert "#123456" in r.text and not soup(r).find("img")
+        idp.set_ui_customization(UserPoolId=pid, ClientId=cid,
+                                 CSS=".submitButton-customizable { background-color: #2d7d46; }", ImageFile=PNG_1x1)
+        r = b.authorize(cid)
+        page = soup(r)
+        nonce = re.search(r"'nonce-([^']+)'", r.headers["Content-Security-Policy"]).group(1)
+        styles = page.find_all("style")
+        assert len(styles) == 2 and all(s["nonce"] == nonce for s in styles)
+        assert "#2d7d46" in styles[1].get_text() and "#123456" not in r.text  # the client's own replaces ALL
+        logo = page.find("img", class_="logo-customizable")
+        assert logo and logo["alt"].endswith("logo")
+        img = requests.get(logo["src"], timeout=10)
+        assert img.status_code == 200 and img.content == PNG_1x1
+    finally:
+        idp.delete_user_pool_domain(UserPoolId=pid, Domain=domain)

@@ -226,9 +226,17 @@ impl Hosted {
         })
     }
 
-    /// The client's (or pool's) CSS and logo from SetUICustomization.
-    async fn look(&self, _pool_id: &str, _client_id: &str) -> (Option<String>, Option<String>) {
-        (None, None)
+    /// The client's (or pool's) CSS and logo URL from SetUICustomization. The look is not
+    /// worth failing a sign-in over: an error leaves the page plain (and is logged).
+    async fn look(&self, pool_id: &str, client_id: &str) -> (Option<String>, Option<String>) {
+        match self.dir.ui_customization(pool_id, client_id).await {
+            Ok(Some(ui)) => (ui.css, ui.logo.map(|l| l.url)),
+            Ok(None) => (None, None),
+            Err(e) => {
+                tracing::warn!(error = %e, pool_id, client_id, "hosted page: UI customization unavailable");
+                (None, None)
+            }
+        }
     }
 
     /// A page of this sign-in, with the CSRF cookie when it is new and `cookies` besides.
