@@ -18,7 +18,7 @@ use tracing::instrument::WithSubscriber;
 use tracing::subscriber::NoSubscriber;
 
 use super::refs::Values;
-use super::schema::{child, index, POOL_FILE_MEMBERS};
+use super::schema::{child, index, POOL_FILE_MEMBERS, POOL_MFA_MEMBERS};
 use super::{list, str_of, ConfigFile, EnvLookup, Problem, Problems, Target};
 
 /// What applying a file did, for the start-up log.
@@ -265,6 +265,7 @@ async fn rehearse_pool(
         .as_str()
         .unwrap_or_default()
         .to_string();
+    apply_mfa(file, dir, pool, &id, None, at, env).await?;
     let mut clients = Vec::new();
     for (j, c) in list(pool, "clients").iter().enumerate() {
         let cat = index(&child(at, "clients"), j);
@@ -318,6 +319,63 @@ fn pool_input(
 ) -> Result<Value, Problem> {
     let resolved = file.resolve_tree(pool, at, env, None)?;
     Ok(Value::Object(without(&resolved, POOL_FILE_MEMBERS)))
+}
+
+/// SetUserPoolMfaConfig's input when the pool declares MFA factors.
+fn mfa_input(
+    file: &ConfigFile,
+    pool: &Value,
+    pool_id: &str,
+    at: &str,
+    env: &EnvLookup,
+) -> Result<Option<Value>, Problem> {
+    if !POOL_MFA_MEMBERS.iter().any(|k| pool.get(*k).is_some()) {
+        return Ok(None);
+    }
+    let resolved = file.resolve_tree(pool, at, env, None)?;
+    let mut m: Map<String, Value> = POOL_MFA_MEMBERS
+        .iter()
+        .chain(&["MfaConfiguration"])
+        .filter_map(|k| resolved.get(*k).map(|v| (k.to_string(), v.clone())))
+        .collect();
+    m.insert("UserPoolId".into(), json!(pool_id));
+    Ok(Some(Value::Object(m)))
+}
+
+async fn pool_mfa(dir: &Directory, pool_id: &str) -> Result<Value, WireError> {
+    call(
+        dir,
+        "GetUserPoolMfaConfig",
+        json!({ "UserPoolId": pool_id }),
+    )
+    .await
+}
+
+/// Sets the pool's MFA factors as the file declares them; true when they changed.
+async fn apply_mfa(
+    file: &ConfigFile,
+    dir: &Directory,
+    pool: &Value,
+    pool_id: &str,
+    want: Option<(&Directory, &str)>,
+    at: &str,
+    env: &EnvLookup,
+) -> Result<bool, Problem> {
+    let Some(input) = mfa_input(file, pool, pool_id, at, env)? else {
+        return Ok(false);
+    };
+    let fail = |e: WireError| cognito_problem(at, pool, &e);
+    if let Some((sandbox, sandbox_id)) = want {
+        let wanted = pool_mfa(sandbox, sandbox_id).await.map_err(fail)?;
+        let current = pool_mfa(dir, pool_id).await.map_err(fail)?;
+        if wanted == current {
+            return Ok(false);
+        }
+    }
+    call(dir, "SetUserPoolMfaConfig", input)
+        .await
+        .map_err(fail)?;
+    Ok(true)
 }
 
 /// CreateUserPoolClient's input, and the client id and secret the file fixes.
@@ -908,6 +966,7 @@ async fn reconcile_pool(
             }
             .map_err(fail)?;
             let id = str_of(&out["UserPool"], "Id").to_string();
+            apply_mfa(file, dir, pool, &id, None, at, env).await?;
             summary.created(format!("user pool {name} ({id})"));
             id
         }
@@ -953,6 +1012,10 @@ async fn reconcile_pool(
                 call(dir, "UpdateUserPool", Value::Object(update))
                     .await
                     .map_err(fail)?;
+                changed = true;
+            }
+            let sandbox_pool = Some((&*sandbox.dir, rehearsed.id.as_str()));
+            if apply_mfa(file, dir, pool, &id, sandbox_pool, at, env).await? {
                 changed = true;
             }
             if changed {
@@ -1523,6 +1586,8 @@ mod tests {
 userPools:
   - PoolName: p
     Id: us-east-1_UnitTest1
+    MfaConfiguration: OPTIONAL
+    SoftwareTokenMfaConfiguration: {Enabled: true}
     clients: [{ClientName: web, ClientId: unittestclient1, ExplicitAuthFlows: [ALLOW_USER_PASSWORD_AUTH]}]
     groups: [{GroupName: g, Precedence: 2}]
     users: [{Username: u, Password: "${env:TEST_PASSWORD}", Groups: [g], UserAttributes: {email_verified: true}}]
@@ -1572,6 +1637,19 @@ apis:
             "{:?}",
             api.stages
         );
+
+        let mfa = call(
+            &real.target.dir,
+            "GetUserPoolMfaConfig",
+            json!({"UserPoolId": "us-east-1_UnitTest1"}),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            mfa["SoftwareTokenMfaConfiguration"]["Enabled"], true,
+            "{mfa}"
+        );
+        assert_eq!(mfa["MfaConfiguration"], "OPTIONAL", "{mfa}");
 
         let second = apply_to(&file, &real.target).await;
         assert!(

@@ -332,14 +332,52 @@ pub const POOL: &[Member] = &[
         )]),
     ),
     opt("UserPoolTier", Shape::Enum(&["LITE", "ESSENTIALS", "PLUS"])),
+    // SetUserPoolMfaConfig's members: the MFA factors the pool offers.
+    opt(
+        "SoftwareTokenMfaConfiguration",
+        Shape::Obj(&[opt("Enabled", Shape::Bool)]),
+    ),
+    opt(
+        "SmsMfaConfiguration",
+        Shape::Obj(&[
+            opt("SmsAuthenticationMessage", Shape::Str),
+            opt(
+                "SmsConfiguration",
+                Shape::Obj(&[
+                    opt("SnsCallerArn", Shape::Str),
+                    opt("ExternalId", Shape::Str),
+                    opt("SnsRegion", Shape::Str),
+                ]),
+            ),
+        ]),
+    ),
+    opt(
+        "EmailMfaConfiguration",
+        Shape::Obj(&[opt("Message", Shape::Str), opt("Subject", Shape::Str)]),
+    ),
     // The file's own: what lives in the pool.
     opt("clients", Shape::List(&Shape::Obj(CLIENT))),
     opt("groups", Shape::List(&Shape::Obj(GROUP))),
     opt("users", Shape::List(&Shape::Obj(USER))),
 ];
 
-/// Members of a pool that are the file's own, not CreateUserPool's.
-pub const POOL_FILE_MEMBERS: &[&str] = &["Id", "clients", "groups", "users"];
+/// Members of a pool that are not CreateUserPool's: the file's own, and SetUserPoolMfaConfig's.
+pub const POOL_FILE_MEMBERS: &[&str] = &[
+    "Id",
+    "clients",
+    "groups",
+    "users",
+    "SoftwareTokenMfaConfiguration",
+    "SmsMfaConfiguration",
+    "EmailMfaConfiguration",
+];
+
+/// SetUserPoolMfaConfig's members of a pool.
+pub const POOL_MFA_MEMBERS: &[&str] = &[
+    "SoftwareTokenMfaConfiguration",
+    "SmsMfaConfiguration",
+    "EmailMfaConfiguration",
+];
 
 // --- APIs (apigatewayv2's members, camelCase) ---
 
