@@ -78,6 +78,19 @@ def test_custom_domain_echoes_its_config(idp, pool_id):
     assert out["CloudFrontDomain"] == d["CloudFrontDistribution"]
     d = idp.describe_user_pool_domain(Domain=name)["DomainDescription"]
     assert d["CustomDomainConfig"] == {"CertificateArn": arn2, "SecurityPolicy": "TLS_V1_2_2021"}
+    # The branding version survives a certificate change that does not name it.
+    idp.update_user_pool_domain(UserPoolId=pool_id, Domain=name, ManagedLoginVersion=2)
+    out = idp.update_user_pool_domain(UserPoolId=pool_id, Domain=name, CustomDomainConfig={"CertificateArn": arn})
+    assert out["ManagedLoginVersion"] == 2
+    with pytest.raises(idp.exceptions.InvalidParameterException):
+        idp.update_user_pool_domain(UserPoolId=pool_id, Domain=name, ManagedLoginVersion=3)
+    # Routing (replica failover) is echoed, and only custom domains have it.
+    routing = {"Failover": {"SecondaryRegion": "us-west-2", "PrimaryRoute53HealthCheckId": "hc-1"}}
+    out = idp.update_user_pool_domain(UserPoolId=pool_id, Domain=name, Routing=routing)
+    assert out["Routing"] == routing
+    assert idp.describe_user_pool_domain(Domain=name)["DomainDescription"]["Routing"] == routing
+    with pytest.raises(idp.exceptions.InvalidParameterException):
+        idp.update_user_pool_domain(UserPoolId=pool_id, Domain=prefix, Routing=routing)
     # Only a custom domain has a certificate.
     with pytest.raises(idp.exceptions.InvalidParameterException):
         idp.update_user_pool_domain(UserPoolId=pool_id, Domain=prefix,
@@ -225,6 +238,13 @@ def test_resource_server_validation(server, pool_id, kw, field):
         raw.create_resource_server(UserPoolId=pool_id, **kw)
     msg = code_msg(e)[1]
     assert msg.startswith("1 validation error detected") and f"at '{field}'" in msg, msg
+
+
+def test_resource_servers_per_pool_are_limited(idp, pool_id):
+    for i in range(25):
+        idp.create_resource_server(UserPoolId=pool_id, Identifier=f"api-{i:02}", Name="API")
+    with pytest.raises(idp.exceptions.LimitExceededException):
+        idp.create_resource_server(UserPoolId=pool_id, Identifier="one-too-many", Name="API")
 
 
 def test_resource_servers_page(idp, pool_id):

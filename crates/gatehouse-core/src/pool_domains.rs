@@ -86,6 +86,10 @@ fn check_version(v: Option<i64>) -> Result<i64> {
     }
 }
 
+fn routing_needs_custom() -> Error {
+    Error::invalid("Routing configuration is only supported for custom domains.")
+}
+
 fn not_owned() -> Error {
     Error::invalid("No such domain or user pool exists.")
 }
@@ -113,6 +117,9 @@ impl Directory {
             check_prefix(&req.domain)?;
         }
         let version = check_version(req.managed_login_version)?;
+        if !custom && req.routing.is_some() {
+            return Err(routing_needs_custom());
+        }
         let existing = self.store.pool_domains(pool_id).await?;
         if existing.iter().any(|d| d.custom == custom) {
             return Err(Error::invalid("User pool already has a domain configured."));
@@ -174,7 +181,10 @@ impl Directory {
             Some(d) if d.pool_id == pool_id => d,
             _ => return Err(not_owned()),
         };
-        domain.managed_login_version = check_version(req.managed_login_version)?;
+        // Left out, the branding version stays (a certificate renewal must not reset it).
+        if req.managed_login_version.is_some() {
+            domain.managed_login_version = check_version(req.managed_login_version)?;
+        }
         match (domain.custom, req.custom_domain_config) {
             (true, Some(c)) => {
                 domain.certificate_arn = Some(c.certificate_arn);
@@ -189,6 +199,9 @@ impl Directory {
             (false, None) => {}
         }
         if req.routing.is_some() {
+            if !domain.custom {
+                return Err(routing_needs_custom());
+            }
             domain.routing = req.routing;
         }
         let now = self.now();
