@@ -204,6 +204,7 @@ def stack(tmp_path_factory):
         apigw.create_route(ApiId=api_id, RouteKey="GET /v1/open", Target=f"integrations/{v1}")
         apigw.create_stage(ApiId=api_id, StageName="$default", AutoDeploy=True,
                            StageVariables={"flavor": "oat"})
+        apigw.create_stage(ApiId=api_id, StageName="prod", AutoDeploy=True, StageVariables={"flavor": "rye"})
 
         st = {"srv": srv, "watch": watch, "api_id": api_id, "pool_id": pool_id, "client_id": client_id,
               "tokens": tokens}
@@ -368,3 +369,20 @@ def test_function_errors_are_a_500(stack):
     # The function keeps serving after an error.
     r = call(st, "GET", "/hello/again")
     assert r.status_code == 200 and r.json()["pathParameters"] == {"name": ["again"]}, explain(st, r)
+
+
+def test_a_named_stage(stack):
+    """HTTP APIs keep the stage in rawPath / path; lambda_http must not add it a second time."""
+    st = stack
+    host = f"http://{st['api_id']}.execute-api.localhost"
+    r = call(st, "GET", "/prod/hello/x", wait_for=200)
+    assert r.status_code == 200, explain(st, r)
+    ev = r.json()
+    assert ev["requestContext"]["stage"] == "prod" and ev["stageVariables"] == {"flavor": ["rye"]}
+    assert ev["rawPath"] == "/prod/hello/x" and ev["uri"] == f"{host}/prod/hello/x"
+    assert ev["requestContext"]["routeKey"] == "GET /hello/{name}"
+    r = call(st, "GET", "/prod/v1/open", wait_for=200)
+    assert r.status_code == 200, explain(st, r)
+    ev = r.json()
+    assert ev["origin"] == "apigw_rest" and ev["uri"] == f"{host}/prod/v1/open"
+    assert ev["requestContext"]["path"] == "/prod/v1/open" and ev["requestContext"]["resourcePath"] == "/v1/open"
