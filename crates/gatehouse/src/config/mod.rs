@@ -124,6 +124,10 @@ impl ConfigFile {
                 "the file must be a mapping with userPools, apis and adminCredentials",
             )]);
         }
+        // Top-level `x-…` members are the author's: a place for YAML anchors to share.
+        if let Some(m) = doc.as_object_mut() {
+            m.retain(|k, _| !k.starts_with("x-"));
+        }
         schema::check(
             &mut doc,
             schema::Shape::Obj(schema::FILE),
@@ -236,7 +240,11 @@ pub(crate) fn parse_text(text: &str, path: &Path) -> Result<Value, Problem> {
     if is_json {
         serde_json::from_str(text).map_err(|e| Problem::new("", format!("invalid JSON: {e}")))
     } else {
-        serde_yaml::from_str(text).map_err(|e| Problem::new("", format!("invalid YAML: {e}")))
+        let invalid = |e: serde_yaml::Error| Problem::new("", format!("invalid YAML: {e}"));
+        let mut v: serde_yaml::Value = serde_yaml::from_str(text).map_err(invalid)?;
+        // `<<: *anchor` merge keys, so shared settings can be written once.
+        v.apply_merge().map_err(invalid)?;
+        serde_json::to_value(v).map_err(|e| Problem::new("", format!("invalid YAML: {e}")))
     }
 }
 
@@ -709,6 +717,25 @@ apis:
             "{e:#?}"
         );
         assert!(has("apis[0].authorizers[0].jwtConfiguration.issuer: ${userPools.b.issuer}: no user pool"), "{e:#?}");
+    }
+
+    #[test]
+    fn merge_keys_share_settings_and_duplicate_keys_are_refused() {
+        let f = load_yaml(
+            "x-flows: &flows {ExplicitAuthFlows: [ALLOW_USER_SRP_AUTH]}\nuserPools: [{PoolName: p, clients: [{<<: *flows, ClientName: a}, {<<: *flows, ClientName: b}]}]\n",
+        );
+        assert!(f.is_ok(), "{f:?}");
+        let doc = parse_text(
+            "userPools: [{PoolName: p, clients: [{<<: {ExplicitAuthFlows: [ALLOW_USER_SRP_AUTH]}, ClientName: a}]}]",
+            Path::new("t.yaml"),
+        )
+        .unwrap();
+        assert_eq!(
+            doc["userPools"][0]["clients"][0]["ExplicitAuthFlows"][0],
+            "ALLOW_USER_SRP_AUTH"
+        );
+        let e = load_yaml("userPools: []\nuserPools: []\n").unwrap_err();
+        assert!(e[0].contains("duplicate"), "{e:?}");
     }
 
     #[test]
