@@ -93,8 +93,12 @@ pub struct ServeArgs {
 pub fn init_logging(format: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("GATEHOUSE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Colours only on a terminal: a log file or pipe gets no escape codes, and every request's
+    // span fields are formatted without them (colouring them was ~2.5% of the user-space
+    // instructions of a proxied request).
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .with_target(false);
     if format == "json" {
         builder.json().init();
