@@ -463,6 +463,49 @@ def test_email_mfa_code_from_the_outbox(server, idp):
     idp.delete_user_pool(UserPoolId=pid)
 
 
+def test_sms_mfa_code_from_the_outbox(server, idp):
+    pid, cid = oauth_pool(idp)
+    idp.set_user_pool_mfa_config(UserPoolId=pid, MfaConfiguration="OPTIONAL",
+                                 SmsMfaConfiguration={"SmsAuthenticationMessage": "Code {####}"})
+    make_user(idp, pid, "sid", attrs=[{"Name": "phone_number", "Value": "+15555550123"},
+                                      {"Name": "phone_number_verified", "Value": "true"}])
+    idp.admin_set_user_mfa_preference(UserPoolId=pid, Username="sid",
+                                      SMSMfaSettings={"Enabled": True, "PreferredMfa": True})
+    b = Browser(server)
+    r = b.sign_in(cid, "sid")
+    assert heading(r) == "Multi-factor authentication" and "by text message to" in soup(r).get_text()
+    _, q = redirect_params(b.submit(r, code=server.last_code("sid", "mfa_code")))
+    assert q["code"]
+    idp.delete_user_pool(UserPoolId=pid)
+
+
+def test_the_user_chooses_among_several_mfa_factors(server, idp, public_idp):
+    pid, cid = oauth_pool(idp)
+    idp.set_user_pool_mfa_config(UserPoolId=pid, MfaConfiguration="OPTIONAL",
+                                 SoftwareTokenMfaConfiguration={"Enabled": True},
+                                 EmailMfaConfiguration={"Message": "Code {####}", "Subject": "Code"})
+    make_user(idp, pid, "cho")
+    access = public_idp.initiate_auth(ClientId=cid, AuthFlow="USER_PASSWORD_AUTH",
+                                      AuthParameters={"USERNAME": "cho", "PASSWORD": PASSWORD})["AuthenticationResult"]["AccessToken"]
+    totp = pyotp.TOTP(public_idp.associate_software_token(AccessToken=access)["SecretCode"])
+    public_idp.verify_software_token(AccessToken=access, UserCode=totp.now())
+    # Both factors on, neither preferred: the user is asked.
+    idp.admin_set_user_mfa_preference(UserPoolId=pid, Username="cho",
+                                      SoftwareTokenMfaSettings={"Enabled": True, "PreferredMfa": False},
+                                      EmailMfaSettings={"Enabled": True, "PreferredMfa": False})
+    b = Browser(server)
+    r = b.sign_in(cid, "cho")
+    assert r.status_code == 200, r.text[:1500]
+    radios = soup(r).find_all("input", attrs={"type": "radio"})
+    assert {i["value"] for i in radios} == {"SOFTWARE_TOKEN_MFA", "EMAIL_OTP"}
+    assert all(i.find_parent("label") for i in radios)
+    r = b.submit(r, mfa_type="EMAIL_OTP")
+    assert heading(r) == "Multi-factor authentication" and "by email" in soup(r).get_text()
+    _, q = redirect_params(b.submit(r, code=server.last_code("cho", "mfa_code")))
+    assert q["code"]
+    idp.delete_user_pool(UserPoolId=pid)
+
+
 def test_new_password_required_for_an_admin_created_user(server, idp, hosted):
     pid, cid = hosted["pool_id"], hosted["client_id"]
     idp.admin_create_user(UserPoolId=pid, Username="newbie", TemporaryPassword="Temp0rary-Pass!",

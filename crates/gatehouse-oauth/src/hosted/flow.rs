@@ -251,7 +251,7 @@ pub(crate) async fn challenge(State(h): H, uri: Uri, headers: HeaderMap, body: B
                 ) => {
                     let notice = Notice::Error(e.to_string());
                     h.page(&ctx, StatusCode::BAD_REQUEST, Vec::new(), |frame, f| {
-                        pages::mfa(frame, f, &pending, mfa_prompt(name, None), Some(&notice))
+                        pages::mfa(frame, f, &pending, mfa_prompt(name), Some(&notice))
                     })
                 }
                 Err(e) => h.restart(&ctx, username, e),
@@ -268,10 +268,11 @@ pub(crate) async fn challenge(State(h): H, uri: Uri, headers: HeaderMap, body: B
     }
 }
 
-fn mfa_prompt(challenge: &str, destination: Option<&str>) -> &'static str {
-    match (challenge, destination.is_some()) {
-        ("SOFTWARE_TOKEN_MFA", _) => "Enter the 6-digit code from your authenticator app.",
-        ("SMS_MFA", _) => "We have sent a code by text message. Enter it to sign in.",
+/// What the MFA page says when the challenge did not name where the code went.
+fn mfa_prompt(challenge: &str) -> &'static str {
+    match challenge {
+        "SOFTWARE_TOKEN_MFA" => "Enter the 6-digit code from your authenticator app.",
+        "SMS_MFA" => "We have sent a code by text message. Enter it to sign in.",
         _ => "We have sent a code by email. Enter it to sign in.",
     }
 }
@@ -439,7 +440,7 @@ impl Hosted {
                     (Some(d), "EMAIL_OTP") => {
                         format!("We have sent a code by email to {d}. Enter it to sign in.")
                     }
-                    _ => mfa_prompt(&c.name, None).to_string(),
+                    _ => mfa_prompt(&c.name).to_string(),
                 };
                 let p = Pending {
                     challenge: &c.name,
