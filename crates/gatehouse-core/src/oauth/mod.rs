@@ -11,3 +11,6 @@ pub use authorize::{AuthorizeError, AuthorizeGrant, AuthorizeRequest, ResponseTy
 pub use hosted::HostedStep;
 pub use settings::OAuthSettings;
 pub use token::{OAuthError, TokenRequest, TokenResponse};
+
+#[cfg(test)]
+mod tests;
