@@ -6,6 +6,7 @@
 
 use std::collections::BTreeSet;
 
+use gatehouse_store::oauth::ClientRewrite;
 use gatehouse_store::{AppClient, Page, ResourceServer, ResourceServerScope, StoreError};
 use serde_json::Value;
 
@@ -62,26 +63,33 @@ pub fn scope_names(server: &ResourceServer) -> impl Iterator<Item = String> + '_
         .map(move |s| format!("{}/{}", server.identifier, s.name))
 }
 
-/// The clients whose AllowedOAuthScopes name a scope in `gone`, with those scopes removed.
-fn pruned(clients: Vec<AppClient>, gone: &BTreeSet<String>, now: i64) -> Vec<AppClient> {
-    clients
-        .into_iter()
-        .filter_map(|mut c| {
-            let Some(Value::Array(list)) = c.settings.get_mut("AllowedOAuthScopes") else {
-                return None;
-            };
-            let before = list.len();
-            list.retain(|v| v.as_str().is_none_or(|s| !gone.contains(s)));
-            if list.len() == before {
-                return None;
-            }
-            if list.is_empty() {
-                c.settings.remove("AllowedOAuthScopes");
-            }
-            c.modified = now;
-            Some(c)
-        })
-        .collect()
+/// The client without the scopes in `gone`; `None` when it had none of them.
+fn pruned(client: &AppClient, gone: &BTreeSet<String>, now: i64) -> Option<AppClient> {
+    let Some(Value::Array(list)) = client.settings.get("AllowedOAuthScopes") else {
+        return None;
+    };
+    let kept: Vec<Value> = list
+        .iter()
+        .filter(|v| v.as_str().is_none_or(|s| !gone.contains(s)))
+        .cloned()
+        .collect();
+    if kept.len() == list.len() {
+        return None;
+    }
+    let mut c = client.clone();
+    if kept.is_empty() {
+        c.settings.remove("AllowedOAuthScopes");
+    } else {
+        c.settings
+            .insert("AllowedOAuthScopes".into(), Value::Array(kept));
+    }
+    c.modified = now;
+    Some(c)
+}
+
+/// The store's rewrite of a pool's clients that takes `gone` off them.
+fn pruner(gone: BTreeSet<String>, now: i64) -> ClientRewrite {
+    Box::new(move |c: &AppClient| pruned(c, &gone, now))
 }
 
 impl Directory {
@@ -169,8 +177,8 @@ impl Directory {
         let gone: BTreeSet<String> = scope_names(&current)
             .filter(|s| !kept.contains(s))
             .collect();
-        let clients = self.clients_to_prune(pool_id, &gone).await?;
-        match self.store.update_resource_server(&server, &clients).await {
+        let rewrite = pruner(gone, server.modified);
+        match self.store.update_resource_server(&server, rewrite).await {
             Ok(()) => {}
             Err(StoreError::NotFound) => return Err(not_found(&server.identifier)),
             Err(e) => return Err(e.into()),
@@ -183,10 +191,10 @@ impl Directory {
     pub async fn delete_resource_server(&self, pool_id: &str, identifier: &str) -> Result<()> {
         let current = self.describe_resource_server(pool_id, identifier).await?;
         let gone: BTreeSet<String> = scope_names(&current).collect();
-        let clients = self.clients_to_prune(pool_id, &gone).await?;
+        let rewrite = pruner(gone, self.now());
         match self
             .store
-            .delete_resource_server(pool_id, identifier, &clients)
+            .delete_resource_server(pool_id, identifier, rewrite)
             .await
         {
             Ok(()) => Ok(()),
@@ -225,38 +233,45 @@ impl Directory {
         let servers = self.store.list_resource_servers(pool_id, &page).await?;
         Ok(servers.iter().flat_map(scope_names).collect())
     }
-
-    async fn clients_to_prune(
-        &self,
-        pool_id: &str,
-        gone: &BTreeSet<String>,
-    ) -> Result<Vec<AppClient>> {
-        if gone.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut all = Vec::new();
-        let mut after = None;
-        loop {
-            let page = Page {
-                limit: 1000,
-                after: after.clone(),
-            };
-            let batch = self.store.list_clients(pool_id, &page).await?;
-            let last = batch.last().map(|c| c.client_id.clone());
-            let done = batch.len() < 1000;
-            all.extend(batch);
-            if done || last.is_none() {
-                break;
-            }
-            after = last;
-        }
-        Ok(pruned(all, gone, self.now()))
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pruning_takes_only_the_gone_scopes_off() {
+        let mut c: AppClient = serde_json::from_value(serde_json::json!({
+            "pool_id": "p", "client_id": "c", "client_name": "c", "client_secret": null,
+            "created": 1, "modified": 1, "explicit_auth_flows": [],
+            "refresh_token_validity": 30, "access_token_validity": 1, "id_token_validity": 1,
+            "token_validity_units": {"access_token": "hours", "id_token": "hours", "refresh_token": "days"},
+            "read_attributes": null, "write_attributes": null,
+            "prevent_user_existence_errors": "ENABLED", "enable_token_revocation": true,
+            "auth_session_validity_minutes": 3, "settings": {}
+        }))
+        .unwrap();
+        let gone: BTreeSet<String> = ["pets/admin".to_string()].into();
+        assert!(pruned(&c, &gone, 5).is_none());
+        c.settings.insert(
+            "AllowedOAuthScopes".into(),
+            serde_json::json!(["openid", "pets/admin", "pets/read"]),
+        );
+        let p = pruned(&c, &gone, 5).unwrap();
+        assert_eq!(
+            p.settings["AllowedOAuthScopes"],
+            serde_json::json!(["openid", "pets/read"])
+        );
+        assert_eq!(p.modified, 5);
+        c.settings.insert(
+            "AllowedOAuthScopes".into(),
+            serde_json::json!(["pets/admin"]),
+        );
+        assert!(!pruned(&c, &gone, 5)
+            .unwrap()
+            .settings
+            .contains_key("AllowedOAuthScopes"));
+    }
 
     #[test]
     fn duplicate_scope_names_are_refused() {

@@ -67,6 +67,10 @@ pub struct UiCustomization {
     pub modified: i64,
 }
 
+/// Given a client of the pool, its new version, or `None` to leave it alone. Runs inside the
+/// resource-server change's transaction, so no concurrent client update is lost.
+pub type ClientRewrite = Box<dyn Fn(&AppClient) -> Option<AppClient> + Send + Sync + 'static>;
+
 #[async_trait]
 pub trait OAuthConfigStore: Send + Sync {
     /// Conflict when the domain name is taken, or the pool already has a domain of this kind.
@@ -92,20 +96,20 @@ pub trait OAuthConfigStore: Send + Sync {
         pool_id: &str,
         page: &Page,
     ) -> StoreResult<Vec<ResourceServer>>;
-    /// Replaces the server and, in the same transaction, the given clients (whose scopes the
-    /// change pruned). NotFound when there is no such server.
+    /// Replaces the server and, in the same transaction, rewrites the pool's clients (to prune
+    /// the scopes the change removed). NotFound when there is no such server.
     async fn update_resource_server(
         &self,
         server: &ResourceServer,
-        clients: &[AppClient],
+        rewrite: ClientRewrite,
     ) -> StoreResult<()>;
-    /// Deletes the server and, in the same transaction, replaces the given clients.
+    /// Deletes the server and, in the same transaction, rewrites the pool's clients.
     /// NotFound when there is no such server.
     async fn delete_resource_server(
         &self,
         pool_id: &str,
         identifier: &str,
-        clients: &[AppClient],
+        rewrite: ClientRewrite,
     ) -> StoreResult<()>;
 
     /// Inserts or replaces the customization (image included).

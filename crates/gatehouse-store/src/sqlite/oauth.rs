@@ -6,7 +6,9 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::{de::DeserializeOwned, Serialize};
 
 use super::{map_err, SqliteStore};
-use crate::oauth::{OAuthConfigStore, ResourceServer, UiCustomization, UserPoolDomain};
+use crate::oauth::{
+    ClientRewrite, OAuthConfigStore, ResourceServer, UiCustomization, UserPoolDomain,
+};
 use crate::{AppClient, Page, StoreError, StoreResult};
 
 fn to_doc<T: Serialize>(v: &T) -> StoreResult<String> {
@@ -49,23 +51,32 @@ fn changed(n: usize) -> StoreResult<()> {
     }
 }
 
-/// Replaces client documents inside a resource-server change.
-fn rewrite_clients(tx: &Transaction<'_>, clients: &[(String, String)]) -> StoreResult<()> {
-    for (id, doc) in clients {
-        tx.execute(
-            "UPDATE app_clients SET doc = ?2 WHERE client_id = ?1",
-            params![id, doc],
-        )
-        .map_err(map_err)?;
+/// Rewrites the pool's clients inside a resource-server change.
+fn rewrite_clients(
+    tx: &Transaction<'_>,
+    pool_id: &str,
+    rewrite: &ClientRewrite,
+) -> StoreResult<()> {
+    let docs: Vec<(String, String)> = {
+        let mut stmt = tx
+            .prepare_cached("SELECT client_id, doc FROM app_clients WHERE pool_id = ?1")
+            .map_err(map_err)?;
+        let rows = stmt
+            .query_map([pool_id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(map_err)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(map_err)?
+    };
+    for (id, doc) in docs {
+        let client: AppClient = from_doc(&doc)?;
+        if let Some(new) = rewrite(&client) {
+            tx.execute(
+                "UPDATE app_clients SET doc = ?2 WHERE client_id = ?1",
+                params![id, to_doc(&new)?],
+            )
+            .map_err(map_err)?;
+        }
     }
     Ok(())
-}
-
-fn client_docs(clients: &[AppClient]) -> StoreResult<Vec<(String, String)>> {
-    clients
-        .iter()
-        .map(|c| Ok((c.client_id.clone(), to_doc(c)?)))
-        .collect()
 }
 
 #[async_trait]
@@ -198,14 +209,13 @@ impl OAuthConfigStore for SqliteStore {
     async fn update_resource_server(
         &self,
         server: &ResourceServer,
-        clients: &[AppClient],
+        rewrite: ClientRewrite,
     ) -> StoreResult<()> {
         let (pool, id, doc) = (
             server.pool_id.clone(),
             server.identifier.clone(),
             to_doc(server)?,
         );
-        let clients = client_docs(clients)?;
         self.write(move |tx| {
             let n = tx
                 .execute(
@@ -214,7 +224,7 @@ impl OAuthConfigStore for SqliteStore {
                 )
                 .map_err(map_err)?;
             changed(n)?;
-            rewrite_clients(tx, &clients)
+            rewrite_clients(tx, &pool, &rewrite)
         })
         .await
     }
@@ -223,10 +233,9 @@ impl OAuthConfigStore for SqliteStore {
         &self,
         pool_id: &str,
         identifier: &str,
-        clients: &[AppClient],
+        rewrite: ClientRewrite,
     ) -> StoreResult<()> {
         let (pool, id) = (pool_id.to_string(), identifier.to_string());
-        let clients = client_docs(clients)?;
         self.write(move |tx| {
             let n = tx
                 .execute(
@@ -235,7 +244,7 @@ impl OAuthConfigStore for SqliteStore {
                 )
                 .map_err(map_err)?;
             changed(n)?;
-            rewrite_clients(tx, &clients)
+            rewrite_clients(tx, &pool, &rewrite)
         })
         .await
     }
@@ -301,7 +310,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::oauth::ResourceServerScope;
+    use crate::oauth::{ClientRewrite, ResourceServerScope};
     use crate::*;
 
     fn open() -> (tempfile::TempDir, SqliteStore) {
@@ -471,27 +480,43 @@ mod tests {
 
         let mut c = client("p1", "client1");
         s.insert_client(&c).await.unwrap();
+        s.insert_client(&client("p1", "client2")).await.unwrap();
         c.settings
             .insert("AllowedOAuthScopes".into(), serde_json::json!(["openid"]));
-        s.update_resource_server(&server("p1", "a-api", &["write", "read"]), &[c.clone()])
+        let expected = c.clone();
+        let rewrite: ClientRewrite =
+            Box::new(move |old: &AppClient| (old.client_id == "client1").then(|| expected.clone()));
+        s.update_resource_server(&server("p1", "a-api", &["write", "read"]), rewrite)
             .await
             .unwrap();
         let rs = s.get_resource_server("p1", "a-api").await.unwrap().unwrap();
         assert_eq!(rs.scopes[0].name, "write");
         assert_eq!(s.get_client("client1").await.unwrap().unwrap(), c);
+        assert!(s
+            .get_client("client2")
+            .await
+            .unwrap()
+            .unwrap()
+            .settings
+            .is_empty());
 
         // A failed change leaves the clients alone.
-        let mut c2 = c.clone();
-        c2.client_name = "changed".into();
+        let rename: ClientRewrite = Box::new(|old: &AppClient| {
+            let mut new = old.clone();
+            new.client_name = "changed".into();
+            Some(new)
+        });
         assert!(matches!(
-            s.delete_resource_server("p1", "nope", &[c2]).await,
+            s.delete_resource_server("p1", "nope", rename).await,
             Err(StoreError::NotFound)
         ));
         assert_eq!(
             s.get_client("client1").await.unwrap().unwrap().client_name,
             "c"
         );
-        s.delete_resource_server("p1", "a-api", &[]).await.unwrap();
+        s.delete_resource_server("p1", "a-api", Box::new(|_: &AppClient| None))
+            .await
+            .unwrap();
         assert!(s
             .get_resource_server("p1", "a-api")
             .await
