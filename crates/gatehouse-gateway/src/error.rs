@@ -19,6 +19,13 @@ pub enum Reject {
     Internal,
     /// The integration did not answer within its timeout.
     Unavailable,
+    /// The integration answered something unusable: a Lambda function error or a malformed
+    /// proxy response. HTTP APIs answer 500, REST APIs 502.
+    BadIntegrationResponse,
+    /// REST APIs: no such stage, resource or method (AWS's 403 for what HTTP APIs call 404).
+    MissingAuthenticationToken,
+    /// REST APIs' Cognito authorizers: a good token past its `exp` (401 with its own message).
+    TokenExpired,
 }
 
 impl Reject {
@@ -32,6 +39,9 @@ impl Reject {
             Reject::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             Reject::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Reject::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Reject::BadIntegrationResponse => StatusCode::INTERNAL_SERVER_ERROR,
+            Reject::MissingAuthenticationToken => StatusCode::FORBIDDEN,
+            Reject::TokenExpired => StatusCode::UNAUTHORIZED,
         }
     }
 
@@ -45,7 +55,79 @@ impl Reject {
             Reject::TooManyRequests => "Too Many Requests",
             Reject::Internal => "Internal Server Error",
             Reject::Unavailable => "Service Unavailable",
+            Reject::BadIntegrationResponse => "Internal Server Error",
+            Reject::MissingAuthenticationToken => "Missing Authentication Token",
+            Reject::TokenExpired => "The incoming token has expired",
         }
+    }
+
+    /// The status, message and `x-amzn-ErrorType` a REST API (API Gateway v1) answers with:
+    /// its gateway responses differ from HTTP APIs' in wording and in a few statuses.
+    fn rest_shape(&self) -> (StatusCode, &'static str, &'static str) {
+        match self {
+            Reject::NotFound | Reject::MissingAuthenticationToken => (
+                StatusCode::FORBIDDEN,
+                "Missing Authentication Token",
+                "MissingAuthenticationTokenException",
+            ),
+            Reject::Unauthorized(_) => (
+                StatusCode::UNAUTHORIZED,
+                "Unauthorized",
+                "UnauthorizedException",
+            ),
+            Reject::TokenExpired => (
+                StatusCode::UNAUTHORIZED,
+                "The incoming token has expired",
+                "UnauthorizedException",
+            ),
+            Reject::Forbidden => (StatusCode::FORBIDDEN, "Forbidden", "ForbiddenException"),
+            Reject::PayloadTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "Request Too Long",
+                "RequestTooLongException",
+            ),
+            Reject::HeadersTooLarge => (
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "Request Header Fields Too Large",
+                "RequestHeaderFieldsTooLargeException",
+            ),
+            Reject::TooManyRequests => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too Many Requests",
+                "TooManyRequestsException",
+            ),
+            Reject::Internal => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Internal server error",
+                "InternalServerErrorException",
+            ),
+            Reject::BadIntegrationResponse => (
+                StatusCode::BAD_GATEWAY,
+                "Internal server error",
+                "InternalServerErrorException",
+            ),
+            Reject::Unavailable => (
+                StatusCode::GATEWAY_TIMEOUT,
+                "Endpoint request timed out",
+                "InternalServerErrorException",
+            ),
+        }
+    }
+
+    /// The refusal as a REST API answers it: no `WWW-Authenticate` (Cognito authorizers send
+    /// none), an `x-amzn-ErrorType` naming the gateway response.
+    pub fn into_rest_response(self) -> Response {
+        let (status, message, error_type) = self.rest_shape();
+        let body = serde_json::json!({ "message": message }).to_string();
+        let mut resp = Response::new(Body::from(body));
+        *resp.status_mut() = status;
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        resp.headers_mut()
+            .insert("x-amzn-errortype", HeaderValue::from_static(error_type));
+        resp
     }
 
     pub fn into_response(self) -> Response {

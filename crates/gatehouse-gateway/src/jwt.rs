@@ -156,7 +156,7 @@ impl VerifiedTokens {
 
 /// The token's claims once its signature is known good: from the cache, or parsed and
 /// verified against the issuer's keys (only when its `iss` is the authorizer's issuer).
-async fn verified_claims(
+pub(crate) async fn verified_claims(
     directory: &Directory,
     jwks: &JwksCache,
     cache: &VerifiedTokens,

@@ -500,11 +500,15 @@ pub async fn invoke(
         .map_err(|_| Reject::Unavailable)??;
     if failed || !status.is_success() {
         tracing::warn!(%url, %status, function_error = failed, "Lambda function failed");
-        return Err(Reject::Internal);
+        return Err(if failed {
+            Reject::BadIntegrationResponse
+        } else {
+            Reject::Internal
+        });
     }
     response_of(&body, v2).ok_or_else(|| {
         tracing::warn!(%url, "Lambda response is not a valid proxy response");
-        Reject::Internal
+        Reject::BadIntegrationResponse
     })
 }
 

@@ -1,13 +1,16 @@
-//! The Gatehouse data plane: every deployed HTTP API served from a compiled snapshot, one
-//! request at a time through route → authorize → throttle → integrate → log, each a small
-//! function over the request's context.
+//! The Gatehouse data plane: every deployed HTTP API and REST API served from a compiled
+//! snapshot, one request at a time through route → authorize → API key → throttle →
+//! integrate → log, each a small function over the request's context. REST APIs share the
+//! pipeline; their routes carry a REST flavour (rest.rs, cognito.rs, api_keys.rs).
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::todo)
 )]
 
 pub mod access_log;
+pub mod api_keys;
 pub mod client;
+pub mod cognito;
 pub mod cors;
 pub mod domains;
 pub mod error;
@@ -16,6 +19,7 @@ pub mod jwt;
 pub mod lambda;
 pub mod mapping;
 pub mod proxy;
+pub mod rest;
 pub mod router;
 pub mod snapshot;
 pub mod throttle;
@@ -30,6 +34,7 @@ use axum::extract::ConnectInfo;
 use axum::response::Response;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use gatehouse_core::apis::rest::DeployedRestStage;
 use gatehouse_core::apis::{ApiService, DeployedStage};
 use gatehouse_core::Directory;
 use gatehouse_store::domains::ApiMapping;
@@ -84,6 +89,10 @@ struct Ctx {
     client_ip: Option<IpAddr>,
     /// Answered as a CORS preflight (its headers are already set).
     preflight: bool,
+    /// A REST API's request: REST error shapes and request ids (`request_id` is then a UUID).
+    rest: bool,
+    /// REST APIs' `extendedRequestId` (`x-amz-apigw-id`).
+    extended_request_id: Option<String>,
 }
 
 impl Ctx {
@@ -151,16 +160,32 @@ impl Gateway {
     /// Compiles the deployed stages and the custom domains' API mappings, and swaps them in
     /// together.
     pub fn install_with_domains(&self, stages: &[DeployedStage], mappings: &[ApiMapping]) {
-        self.snapshot
-            .store(Arc::new(Snapshot::compile_with_domains(stages, mappings)));
+        self.install_all(stages, &[], mappings);
+    }
+
+    /// Compiles the deployed HTTP API and REST API stages and the custom domains' API
+    /// mappings, and swaps them in together.
+    pub fn install_all(
+        &self,
+        stages: &[DeployedStage],
+        rest_stages: &[DeployedRestStage],
+        mappings: &[ApiMapping],
+    ) {
+        self.snapshot.store(Arc::new(Snapshot::compile_all(
+            stages,
+            rest_stages,
+            mappings,
+            &self.directory.config().public_url,
+        )));
     }
 
     /// Loads and installs what is deployed now; the number of stages served.
     pub async fn reload(&self, apis: &ApiService) -> gatehouse_core::Result<usize> {
         let stages = apis.deployed_stages().await?;
+        let rest_stages = apis.deployed_rest_stages().await?;
         let mappings = apis.served_api_mappings().await?;
-        self.install_with_domains(&stages, &mappings);
-        Ok(stages.len())
+        self.install_all(&stages, &rest_stages, &mappings);
+        Ok(stages.len() + rest_stages.len())
     }
 
     /// Keeps the snapshot current: reloads on every change the API service announces.
@@ -205,6 +230,7 @@ impl Gateway {
         let path = req.uri().path().to_string();
         let mut resp = match self.pipeline(&mut ctx, req).await {
             Ok(r) => r,
+            Err(reject) if ctx.rest => reject.into_rest_response(),
             Err(reject) => reject.into_response(),
         };
         self.log(&ctx, &method, &path, &mut resp, started);
@@ -222,6 +248,7 @@ impl Gateway {
         self.route(ctx, &req)?;
         self.authorize(ctx, req.headers(), req.uri().query())
             .await?;
+        self.api_key(ctx, req.headers())?;
         self.throttle(ctx)?;
         self.integrate(ctx, req).await
     }
@@ -240,7 +267,11 @@ impl Gateway {
         let Some(api_id) = api_id_of_host(host) else {
             let (name, mappings) = snapshot.domains.lookup(host).ok_or(Reject::NotFound)?;
             let (mapping, path) = mappings.resolve(req.uri().path()).ok_or(Reject::NotFound)?;
-            ctx.stage = Some(mapping.stage.clone().ok_or(Reject::NotFound)?);
+            let stage = mapping.stage.clone().ok_or(Reject::NotFound)?;
+            if stage.rest {
+                Self::rest_request(ctx);
+            }
+            ctx.stage = Some(stage);
             ctx.stage_path = path.to_string();
             ctx.domain_name = Some(name.into_owned());
             return Ok(());
@@ -253,13 +284,25 @@ impl Gateway {
                 .get(&api_id.to_ascii_lowercase())
                 .ok_or(Reject::NotFound)?,
         };
+        if api.rest {
+            Self::rest_request(ctx);
+        }
         if api.disable_execute_api_endpoint {
             return Err(Reject::Forbidden);
         }
+        // On a REST API an unknown stage is a 403 Missing Authentication Token (ctx.rest).
         let (stage, path) = api.stage_for(req.uri().path()).ok_or(Reject::NotFound)?;
         ctx.stage_path = path.to_string();
         ctx.stage = Some(stage);
         Ok(())
+    }
+
+    /// A REST API's request: REST error shapes from here on, and its ids as REST APIs give
+    /// them (a UUID `requestId`, the short id as `extendedRequestId`).
+    fn rest_request(ctx: &mut Ctx) {
+        ctx.rest = true;
+        let extended = std::mem::replace(&mut ctx.request_id, rest::request_uuid());
+        ctx.extended_request_id = Some(extended);
     }
 
     fn limits(req: &Request<Body>) -> Result<(), Reject> {
@@ -306,6 +349,9 @@ impl Gateway {
         let Some(route) = ctx.route() else {
             return Ok(());
         };
+        if let Some(method) = route.rest.clone() {
+            return self.authorize_rest(ctx, &method, headers).await;
+        }
         let Some(authorizer) = route.authorizer.clone() else {
             return Ok(());
         };
@@ -328,6 +374,63 @@ impl Gateway {
             Err(Denied::Unauthorized(d)) => Err(Reject::Unauthorized(d)),
             Err(Denied::Forbidden) => Err(Reject::Forbidden),
         }
+    }
+
+    /// A REST method's authorization: its Cognito authorizer; IAM and Lambda authorizers are
+    /// not run yet, so their methods are refused.
+    async fn authorize_rest(
+        &self,
+        ctx: &mut Ctx,
+        method: &rest::RestMethod,
+        headers: &http::HeaderMap,
+    ) -> Result<(), Reject> {
+        match &method.auth {
+            rest::RestAuth::None => Ok(()),
+            rest::RestAuth::Cognito(authorizer) => {
+                let a = cognito::authorize(
+                    &self.directory,
+                    &self.jwks,
+                    &self.verified,
+                    authorizer,
+                    headers,
+                    &method.scopes,
+                )
+                .await?;
+                ctx.auth = Some(a);
+                Ok(())
+            }
+            rest::RestAuth::Iam => {
+                tracing::warn!(resource = %method.resource_path, method = %method.http_method, "AWS_IAM methods are not served yet: refused");
+                Err(Reject::MissingAuthenticationToken)
+            }
+            rest::RestAuth::Unsupported(kind) => {
+                tracing::warn!(resource = %method.resource_path, method = %method.http_method, authorization = %kind, "REST authorization type not supported yet: refused");
+                Err(Reject::Unauthorized(None))
+            }
+        }
+    }
+
+    /// API keys: a REST method with `apiKeyRequired` (api_keys.rs, where usage plans plug in).
+    fn api_key(&self, ctx: &Ctx, headers: &http::HeaderMap) -> Result<(), Reject> {
+        let (Some(stage), Some(method)) = (
+            ctx.stage.as_deref(),
+            ctx.route().and_then(|r| r.rest.as_deref()),
+        ) else {
+            return Ok(());
+        };
+        if !method.api_key_required {
+            return Ok(());
+        }
+        api_keys::check(&api_keys::KeyedRequest {
+            api_id: &stage.api_id,
+            stage: &stage.name,
+            resource_path: &method.resource_path,
+            http_method: &method.http_method,
+            api_key: headers
+                .get(api_keys::API_KEY_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .filter(|v| !v.is_empty()),
+        })
     }
 
     /// Throttling: the route's token bucket (per user when the stage says so).
@@ -457,13 +560,33 @@ impl Gateway {
                     now_ms: self.directory.now() * 1000,
                     domain_name: ctx.domain_name.as_deref(),
                 };
-                let v2 = integration.payload_format_version != "1.0";
-                let event = if v2 {
+                let v2 = integration.payload_format_version != "1.0" && route.rest.is_none();
+                let mut event = if v2 {
                     lambda::event_v2(&parts, &body, &event_ctx)
                 } else {
                     lambda::event_v1(&parts, &body, &event_ctx)
                 };
-                lambda::invoke(
+                if let Some(method) = &route.rest {
+                    event = rest::rest_event(
+                        event,
+                        &rest::RestEvent {
+                            method,
+                            path: if ctx.domain_name.is_some() {
+                                parts.uri.path()
+                            } else {
+                                &ctx.stage_path
+                            },
+                            request_path: parts.uri.path(),
+                            request_id: &ctx.request_id,
+                            extended_request_id: ctx
+                                .extended_request_id
+                                .as_deref()
+                                .unwrap_or(&ctx.request_id),
+                            claims: ctx.auth.as_ref().map(|a| &*a.claims),
+                        },
+                    );
+                }
+                let resp = lambda::invoke(
                     &self.client,
                     self.config.lambda_endpoint.as_deref(),
                     // Stage variables may name the function (`function:${stageVariables.fn}`).
@@ -477,7 +600,37 @@ impl Gateway {
                     v2,
                     timeout,
                 )
-                .await
+                .await;
+                match resp {
+                    // REST APIs type a Lambda proxy answer without a Content-Type as JSON.
+                    Ok(mut r) if route.rest.is_some() => {
+                        if !r.headers().contains_key(header::CONTENT_TYPE) {
+                            r.headers_mut().insert(
+                                header::CONTENT_TYPE,
+                                HeaderValue::from_static("application/json"),
+                            );
+                        }
+                        Ok(r)
+                    }
+                    other => other,
+                }
+            }
+            "MOCK" if route.rest.is_some() => {
+                match route.rest.as_ref().and_then(|m| m.mock.as_ref()) {
+                    Some(mock) => mock.respond(
+                        req.headers()
+                            .get(header::CONTENT_TYPE)
+                            .and_then(|v| v.to_str().ok()),
+                    ),
+                    None => Err(Reject::Internal),
+                }
+            }
+            other if route.rest.is_some() => {
+                tracing::warn!(
+                    integration = other,
+                    "REST integration type not supported yet (HTTP_PROXY, AWS_PROXY and MOCK are)"
+                );
+                Err(Reject::Internal)
             }
             other => {
                 tracing::warn!(integration = other, "integration type not supported");
@@ -499,7 +652,18 @@ impl Gateway {
         if !ctx.preflight {
             cors::decorate(cors, ctx.origin.as_ref(), resp);
         }
-        if let Ok(v) = HeaderValue::from_str(&ctx.request_id) {
+        if ctx.rest {
+            if let Ok(v) = HeaderValue::from_str(&ctx.request_id) {
+                resp.headers_mut().insert("x-amzn-requestid", v);
+            }
+            if let Some(v) = ctx
+                .extended_request_id
+                .as_deref()
+                .and_then(|e| HeaderValue::from_str(e).ok())
+            {
+                resp.headers_mut().insert("x-amz-apigw-id", v);
+            }
+        } else if let Ok(v) = HeaderValue::from_str(&ctx.request_id) {
             resp.headers_mut().insert("apigw-requestid", v);
         }
         let status = resp.status().as_u16();
@@ -525,8 +689,15 @@ impl Gateway {
                         other => other.to_string(),
                     });
                 }
+                let rest = ctx.route().and_then(|r| r.rest.as_deref());
                 Some(match name {
-                    "context.requestId" | "context.extendedRequestId" => ctx.request_id.clone(),
+                    "context.requestId" => ctx.request_id.clone(),
+                    "context.extendedRequestId" => ctx
+                        .extended_request_id
+                        .clone()
+                        .unwrap_or_else(|| ctx.request_id.clone()),
+                    "context.resourcePath" => rest?.resource_path.clone(),
+                    "context.resourceId" => rest?.resource_id.clone(),
                     "context.apiId" => stage?.api_id.clone(),
                     "context.stage" => stage?.name.clone(),
                     "context.routeKey" => ctx.route()?.route_key.clone(),

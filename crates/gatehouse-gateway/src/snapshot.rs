@@ -1,12 +1,14 @@
 //! The compiled, immutable view of every deployed stage, and of the custom domain names
 //! mapped to them, that requests read. A new one is built from
-//! `ApiService::deployed_stages()` and `served_api_mappings()` on every change and swapped in
-//! atomically; requests in flight keep the `Arc` of the one they started on.
+//! `ApiService::deployed_stages()`, `deployed_rest_stages()` and `served_api_mappings()` on
+//! every change and swapped in atomically; requests in flight keep the `Arc` of the one they
+//! started on. REST API stages compile into the same `CompiledStage` (rest.rs), flagged `rest`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use gatehouse_core::apis::rest::DeployedRestStage;
 use gatehouse_core::apis::DeployedStage;
 use gatehouse_store::apis::{Cors, Integration, RouteSettings};
 use gatehouse_store::domains::ApiMapping;
@@ -24,6 +26,8 @@ pub struct Snapshot {
 #[derive(Debug, Default)]
 pub struct CompiledApi {
     pub id: String,
+    /// A REST API (API Gateway v1): stages always in the path, AWS's REST error shapes.
+    pub rest: bool,
     /// `{apiId}.execute-api.*` answers 403; custom domains still serve the API.
     pub disable_execute_api_endpoint: bool,
     pub default_stage: Option<Arc<CompiledStage>>,
@@ -34,6 +38,8 @@ pub struct CompiledApi {
 pub struct CompiledStage {
     pub api_id: String,
     pub name: String,
+    /// A REST API's stage: its routes carry `rest` methods.
+    pub rest: bool,
     pub cors: Option<Cors>,
     pub table: RouteTable,
     pub routes: Vec<CompiledRoute>,
@@ -50,6 +56,8 @@ pub struct CompiledRoute {
     pub scopes: Vec<String>,
     pub settings: RouteSettings,
     pub limiter: Option<crate::throttle::RouteLimiter>,
+    /// A REST API method: its authorizer, API key and integration details (rest.rs).
+    pub rest: Option<Arc<crate::rest::RestMethod>>,
 }
 
 /// Where a JWT authorizer finds its token.
@@ -92,6 +100,18 @@ impl Snapshot {
 
     /// Compiles every stage, and the API mappings of custom domain names pointing at them.
     pub fn compile_with_domains(stages: &[DeployedStage], mappings: &[ApiMapping]) -> Self {
+        Self::compile_all(stages, &[], mappings, "")
+    }
+
+    /// Compiles every HTTP API and REST API stage, and the API mappings of custom domain
+    /// names pointing at them. `public_url` makes our pools' issuers (Cognito authorizers
+    /// name pools by ARN).
+    pub fn compile_all(
+        stages: &[DeployedStage],
+        rest_stages: &[DeployedRestStage],
+        mappings: &[ApiMapping],
+        public_url: &str,
+    ) -> Self {
         let mut apis: HashMap<String, CompiledApi> = HashMap::new();
         for ds in stages {
             let stage = match compile_stage(ds) {
@@ -113,6 +133,22 @@ impl Snapshot {
             } else {
                 api.stages.insert(ds.stage.name.clone(), stage);
             }
+        }
+        for ds in rest_stages {
+            let api = apis
+                .entry(ds.api.id.clone())
+                .or_insert_with(|| CompiledApi {
+                    id: ds.api.id.clone(),
+                    rest: true,
+                    disable_execute_api_endpoint: ds.api.disable_execute_api_endpoint,
+                    ..Default::default()
+                });
+            if !api.rest {
+                tracing::warn!(api = %ds.api.id, "a REST API shares its id with an HTTP API; not served");
+                continue;
+            }
+            let stage = crate::rest::compile_stage(ds, public_url);
+            api.stages.insert(ds.stage.name.clone(), Arc::new(stage));
         }
         let domains = DomainTable::compile(mappings, &apis);
         Self { apis, domains }
@@ -196,12 +232,14 @@ fn compile_stage(ds: &DeployedStage) -> Result<CompiledStage, crate::router::Inv
                         .map(String::as_str),
                 ),
                 settings,
+                rest: None,
             }
         })
         .collect();
     Ok(CompiledStage {
         api_id: ds.api.id.clone(),
         name: ds.stage.name.clone(),
+        rest: false,
         cors: snap.cors.clone().or_else(|| ds.api.cors.clone()),
         table,
         routes,
