@@ -1,5 +1,6 @@
-//! The Amazon API Gateway v2 management wire adapter: the REST JSON API under `/v2/apis…` and
-//! `/v2/domainnames…` (`domains.rs`) that `aws apigatewayv2` and boto3 call. Each handler
+//! The Amazon API Gateway management wire adapters: the v2 REST JSON API under `/v2/apis…` and
+//! `/v2/domainnames…` (`domains.rs`) that `aws apigatewayv2` and boto3 call, and the v1 one
+//! under `/restapis…` and `/tags/…` (`v1/`) for `aws apigateway`. Each handler
 //! parses its request, calls one `ApiService` function and renders the result; errors reach
 //! the wire in `error.rs`.
 #![cfg_attr(
@@ -14,6 +15,7 @@ mod parse;
 mod render;
 #[cfg(test)]
 mod tests;
+mod v1;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -130,6 +132,7 @@ pub fn router(api: Arc<MgmtApi>) -> Router {
             get(get_tags).post(tag_resource).delete(untag_resource),
         )
         .merge(domains::routes())
+        .merge(v1::routes())
         .layer(middleware::from_fn_with_state(Arc::clone(&api), admit))
         .with_state(api)
 }

@@ -31,7 +31,7 @@ pub fn object(body: &[u8]) -> R<Map<String, Value>> {
     }
 }
 
-fn present<'a>(o: &'a Map<String, Value>, k: &str) -> Option<&'a Value> {
+pub(crate) fn present<'a>(o: &'a Map<String, Value>, k: &str) -> Option<&'a Value> {
     o.get(k).filter(|v| !v.is_null())
 }
 
@@ -45,13 +45,13 @@ pub fn string(o: &Map<String, Value>, k: &str) -> R<Option<String>> {
         .transpose()
 }
 
-fn boolean(o: &Map<String, Value>, k: &str) -> R<Option<bool>> {
+pub(crate) fn boolean(o: &Map<String, Value>, k: &str) -> R<Option<bool>> {
     present(o, k)
         .map(|v| v.as_bool().ok_or_else(|| bad(k, "a boolean")))
         .transpose()
 }
 
-fn integer(o: &Map<String, Value>, k: &str) -> R<Option<i64>> {
+pub(crate) fn integer(o: &Map<String, Value>, k: &str) -> R<Option<i64>> {
     present(o, k)
         .map(|v| v.as_i64().ok_or_else(|| bad(k, "an integer")))
         .transpose()
@@ -63,7 +63,7 @@ fn double(o: &Map<String, Value>, k: &str) -> R<Option<f64>> {
         .transpose()
 }
 
-fn strings(o: &Map<String, Value>, k: &str) -> R<Option<Vec<String>>> {
+pub(crate) fn strings(o: &Map<String, Value>, k: &str) -> R<Option<Vec<String>>> {
     present(o, k)
         .map(|v| {
             v.as_array()

@@ -145,7 +145,17 @@ impl ApiService {
                 Some(id) => id.to_string(),
                 None => random_lower_alnum(self.rng.as_ref(), API_ID_LEN),
             };
-            match self.store.insert_api(&api).await {
+            // REST APIs share the id namespace: checked and inserted under the edit lock,
+            // as REST API creation does.
+            let inserted = {
+                let _guard = self.edit_lock.lock().await;
+                if self.store.get_rest_api(&api.id).await?.is_some() {
+                    Err(StoreError::Conflict(api.id.clone()))
+                } else {
+                    self.store.insert_api(&api).await
+                }
+            };
+            match inserted {
                 Ok(()) => {
                     let Some((key, integration)) = quick else {
                         return Ok(api);

@@ -2,7 +2,27 @@
 //! the data plane reads of it. The gateway compiles each deployed stage (`DeployedRestStage`)
 //! into the same kind of immutable snapshot as HTTP APIs' stages.
 
+pub mod authorizers;
+pub mod deployments;
+mod edit;
+pub mod integrations;
+pub mod methods;
+pub mod patch;
+pub mod resources;
+pub mod rest_apis;
+pub mod stages;
+pub mod tags;
+
 use std::sync::Arc;
+
+pub use authorizers::RestAuthorizerInput;
+pub use deployments::RestDeploymentInput;
+pub use edit::{rest_page, RestPage};
+pub use integrations::{IntegrationResponseInput, RestIntegrationInput};
+pub use methods::{MethodInput, MethodResponseInput};
+pub use patch::{PatchKind, PatchOp};
+pub use rest_apis::RestApiInput;
+pub use stages::RestStageInput;
 
 use gatehouse_store::rest_apis::{RestApi, RestDeploymentSnapshot, RestStage};
 use gatehouse_store::Page;
