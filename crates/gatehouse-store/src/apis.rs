@@ -141,11 +141,16 @@ pub struct DeploymentSnapshot {
     pub authorizers: Vec<Authorizer>,
 }
 
-/// The API service also keeps the custom domain names that route to its APIs and the REST
-/// APIs (v1) beside the HTTP APIs, so one store object serves all three.
+/// The API service also keeps the custom domain names that route to its APIs, the REST APIs
+/// (v1) beside the HTTP APIs, and the v1 API keys and usage plans, so one store object serves
+/// them all.
 #[async_trait]
 pub trait ApiStore:
-    crate::domains::DomainStore + crate::rest_apis::RestApiStore + Send + Sync
+    crate::domains::DomainStore
+    + crate::rest_apis::RestApiStore
+    + crate::api_keys::ApiKeyStore
+    + Send
+    + Sync
 {
     /// Conflict when the id is taken.
     async fn insert_api(&self, api: &HttpApi) -> StoreResult<()>;

@@ -2,6 +2,7 @@
 //! The domain talks only to these traits, so a PostgreSQL implementation can stand beside
 //! SQLite without the domain noticing.
 
+pub mod api_keys;
 pub mod apis;
 pub mod devices;
 pub mod domains;
@@ -13,6 +14,7 @@ pub mod sqlite;
 use async_trait::async_trait;
 use serde_json::Value;
 
+pub use api_keys::ApiKeyStore;
 pub use apis::ApiStore;
 pub use devices::{Device, DeviceStore};
 pub use domains::DomainStore;

@@ -4,11 +4,14 @@
 //! connection, since they take microseconds and a thread hop would cost more than the read.
 
 mod aggregates;
+mod api_keys;
 mod apis;
 mod devices;
 mod doc_tables;
 mod oauth;
 mod domains;
+#[cfg(test)]
+mod api_key_tests;
 #[cfg(test)]
 mod domain_tests;
 #[cfg(test)]
@@ -30,6 +33,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("migrations/0006_oauth_config.sql")),
     (7, include_str!("migrations/0007_oauth_grants.sql")),
     (9, include_str!("migrations/0009_rest_apis.sql")),
+    (10, include_str!("migrations/0010_api_keys.sql")),
 ];
 
 /// How many idle reader connections we keep.
