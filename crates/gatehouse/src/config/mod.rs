@@ -1,6 +1,6 @@
 //! The declarative configuration file (`serve --config`, `gatehouse config check`): admin
 //! access keys, user pools with their clients, groups and users, and HTTP APIs, in YAML or
-//! JSON with AWS's member names. Reading and checking live here; `apply.rs` brings a store
+//! JSON with AWS's member names. Reading and checking live here; `apply/` brings a store
 //! in line with the file through the same adapter and domain code the APIs use, after a
 //! rehearsal on a throwaway store (`sandbox.rs`) that is also what `config check` runs.
 //! See docs/config.md.

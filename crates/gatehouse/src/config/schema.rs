@@ -1,7 +1,7 @@
 //! The shape of a configuration file: every member it may hold, with its type, so unknown
 //! members (typos) and wrong types are reported with their location before anything is
 //! applied. Members mirror AWS's request members; the deeper rules (ranges, cross-member
-//! rules) are the domain's, checked by applying the file (see `apply.rs`).
+//! rules) are the domain's, checked by applying the file (see `apply/`).
 
 use serde_json::{Map, Value};
 
