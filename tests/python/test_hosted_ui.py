@@ -612,6 +612,18 @@ def test_forgot_and_reset_password(server, hosted):
     assert Browser(server).sign_in(cid, "alice", "An0ther-Pass!").status_code == 302
 
 
+def test_a_user_whose_password_was_reset_gets_the_reset_page(server, idp, hosted):
+    cid = hosted["client_id"]
+    idp.admin_reset_user_password(UserPoolId=hosted["pool_id"], Username="alice")
+    b = Browser(server)
+    r = b.sign_in(cid, "alice", PASSWORD)
+    assert heading(r) == "Reset your password" and "must be reset" in info(r)
+    code = server.last_code("alice", "forgot_password_code")
+    r = b.submit(r, code=code, password="Fr3sh-Start!", confirm_password="Fr3sh-Start!")
+    assert heading(r) == "Sign in"
+    assert Browser(server).sign_in(cid, "alice", "Fr3sh-Start!").status_code == 302
+
+
 def test_no_user_enumeration_when_the_client_prevents_it(server, hosted):
     cid = hosted["client_id"]
     b = Browser(server)

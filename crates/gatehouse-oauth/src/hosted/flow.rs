@@ -93,8 +93,12 @@ pub(crate) async fn login(State(h): H, uri: Uri, headers: HeaderMap, body: Body)
         }
         Err(Error::PasswordResetRequired(_)) => {
             // As Cognito's hosted UI: the password must be reset, so send the code now.
-            h.start_reset(&ctx, username, "Password reset required for the user. We have sent you a code to set a new password.")
-                .await
+            h.start_reset(
+                &ctx,
+                username,
+                "Your password must be reset: enter the code with a new password.",
+            )
+            .await
         }
         Err(e) => match user_message(&e) {
             Some(m) => h.sign_in_page(
