@@ -512,8 +512,10 @@ def test_integrations_and_integration_responses(apigw, rest):
 # Authorizers
 
 
-def test_cognito_authorizers(server, apigw, rest, pool):
+def test_cognito_authorizers(server, apigw, rest, pool, idp):
     api_id, arn = rest["id"], pool["pool"]["Arn"]
+    other = idp.create_user_pool(PoolName=f"t-{uuid.uuid4().hex[:8]}")["UserPool"]
+    missing = arn.replace(pool["id"], pool["id"].split("_")[0] + "_Missing99")
     a = cognito_authorizer(apigw, api_id, arn, identityValidationExpression="^Bearer [-0-9a-zA-Z._]+$")
     assert a["name"] == "cognito" and a["type"] == "COGNITO_USER_POOLS" and a["providerARNs"] == [arn]
     assert a["identitySource"] == "method.request.header.Authorization"
@@ -526,6 +528,12 @@ def test_cognito_authorizers(server, apigw, rest, pool):
           identitySource="method.request.header.Authorization")
     fails(create, "BadRequestException", 400, type="COGNITO_USER_POOLS", providerARNs=["us-east-1_abc"],
           identitySource="method.request.header.Authorization")
+    # The pool must exist here.
+    fails(create, "BadRequestException", 400,
+          f"Invalid Cognito User Pool ARN specified: {missing}. There is no user pool {missing.rsplit('/', 1)[1]}",
+          type="COGNITO_USER_POOLS", providerARNs=[missing], identitySource="method.request.header.Authorization")
+    fails(apigw.create_authorizer, "NotFoundException", 404, restApiId="nosuchapi0", name="x", type="COGNITO_USER_POOLS",
+          providerARNs=[arn], identitySource="method.request.header.Authorization")
     fails(create, "BadRequestException", 400, type="COGNITO_USER_POOLS", providerARNs=[arn],
           identitySource="method.request.querystring.token")
     fails(create, "BadRequestException", 400, type="COGNITO_USER_POOLS", providerARNs=[arn],
@@ -545,12 +553,18 @@ def test_cognito_authorizers(server, apigw, rest, pool):
         {"op": "replace", "path": "/name", "value": "cog2"},
         {"op": "replace", "path": "/identityValidationExpression", "value": ".+"},
         {"op": "replace", "path": "/authorizerResultTtlInSeconds", "value": "60"},
-        {"op": "add", "path": "/providerARNs", "value": arn.replace(pool["id"], pool["id"].split("_")[0] + "_Other1")},
+        {"op": "add", "path": "/providerARNs", "value": other["Arn"]},
     ])
     assert up["name"] == "cog2" and up["identityValidationExpression"] == ".+" and up["authorizerResultTtlInSeconds"] == 60
     assert len(up["providerARNs"]) == 2
     fails(apigw.update_authorizer, "BadRequestException", 400, restApiId=api_id, authorizerId=a["id"],
           patchOperations=[{"op": "add", "path": "/providerARNs", "value": "not-an-arn"}])
+    fails(apigw.update_authorizer, "BadRequestException", 400, restApiId=api_id, authorizerId=a["id"],
+          patchOperations=[{"op": "add", "path": "/providerARNs", "value": missing}])
+    up = apigw.update_authorizer(restApiId=api_id, authorizerId=a["id"],
+                                 patchOperations=[{"op": "remove", "path": "/providerARNs", "value": other["Arn"]}])
+    assert up["providerARNs"] == [arn]
+    idp.delete_user_pool(UserPoolId=other["Id"])
     fails(apigw.update_authorizer, "BadRequestException", 400, restApiId=api_id, authorizerId=a["id"],
           patchOperations=[{"op": "replace", "path": "/identitySource", "value": ""}])
 

@@ -135,6 +135,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     };
     let store = Arc::new(open_store(&args.data_dir)?);
     let api_store: Arc<dyn ApiStore> = Arc::clone(&store) as Arc<dyn ApiStore>;
+    let pool_store: Arc<dyn gatehouse_store::PoolStore> = Arc::clone(&store) as _;
     let public_url = args
         .public_url
         .clone()
@@ -207,7 +208,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             Arc::new(OsRandom),
             format!("localhost:{}", args.gateway_listen.port()),
         )
-        .with_region(args.region.clone()),
+        .with_region(args.region.clone())
+        .with_user_pools(pool_store),
     );
     let mgmt = Arc::new(MgmtApi {
         apis: Arc::clone(&apis),

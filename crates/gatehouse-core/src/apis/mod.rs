@@ -54,6 +54,8 @@ pub struct ApiService {
     generation: watch::Sender<u64>,
     /// Serializes management changes: each is a read-modify-write of one API document.
     pub(crate) edit_lock: tokio::sync::Mutex<()>,
+    /// The user pools, when known, so Cognito authorizers of REST APIs name pools that exist.
+    pub(crate) pools: Option<Arc<dyn gatehouse_store::PoolStore>>,
 }
 
 impl ApiService {
@@ -74,7 +76,15 @@ impl ApiService {
             region: "us-east-1".into(),
             generation,
             edit_lock: tokio::sync::Mutex::new(()),
+            pools: None,
         }
+    }
+
+    /// The user pools Cognito authorizers may name (without them only the ARN's shape is
+    /// checked).
+    pub fn with_user_pools(mut self, pools: Arc<dyn gatehouse_store::PoolStore>) -> Self {
+        self.pools = Some(pools);
+        self
     }
 
     /// The region named in ARNs (`domainNameArn`) and regional hosted zone ids.

@@ -240,27 +240,50 @@ impl Patchable for RestAuthorizer {
 }
 
 impl ApiService {
+    /// The pools a Cognito authorizer names exist here (when the service knows the pools).
+    async fn check_pools_exist(&self, a: &RestAuthorizer) -> ApiResult<()> {
+        let Some(pools) = &self.pools else {
+            return Ok(());
+        };
+        if a.authorizer_type != "COGNITO_USER_POOLS" {
+            return Ok(());
+        }
+        for arn in &a.provider_arns {
+            let pool_id = arn.rsplit('/').next().unwrap_or_default();
+            if pools.get_pool(pool_id).await?.is_none() {
+                return Err(ApiError::bad(format!(
+                    "Invalid Cognito User Pool ARN specified: {arn}. There is no user pool {pool_id}"
+                )));
+            }
+        }
+        Ok(())
+    }
+
     pub async fn create_rest_authorizer(
         &self,
         api_id: &str,
         input: RestAuthorizerInput,
     ) -> ApiResult<RestAuthorizer> {
+        let mut a = RestAuthorizer {
+            id: String::new(),
+            name: input.name.unwrap_or_default(),
+            authorizer_type: input.authorizer_type.unwrap_or_default(),
+            provider_arns: input.provider_arns.unwrap_or_default(),
+            auth_type: input.auth_type,
+            authorizer_uri: input.authorizer_uri,
+            authorizer_credentials: input.authorizer_credentials,
+            identity_source: input.identity_source,
+            identity_validation_expression: input.identity_validation_expression,
+            authorizer_result_ttl_in_seconds: Some(
+                input.authorizer_result_ttl_in_seconds.unwrap_or(300),
+            ),
+        };
+        check_authorizer(&a)?;
+        // The API first, so an unknown API is 404 whatever the authorizer says.
+        self.load_rest(api_id).await?;
+        self.check_pools_exist(&a).await?;
         self.edit_rest(api_id, |e| {
-            let a = RestAuthorizer {
-                id: e.new_child_id(),
-                name: input.name.unwrap_or_default(),
-                authorizer_type: input.authorizer_type.unwrap_or_default(),
-                provider_arns: input.provider_arns.unwrap_or_default(),
-                auth_type: input.auth_type,
-                authorizer_uri: input.authorizer_uri,
-                authorizer_credentials: input.authorizer_credentials,
-                identity_source: input.identity_source,
-                identity_validation_expression: input.identity_validation_expression,
-                authorizer_result_ttl_in_seconds: Some(
-                    input.authorizer_result_ttl_in_seconds.unwrap_or(300),
-                ),
-            };
-            check_authorizer(&a)?;
+            a.id = e.new_child_id();
             e.api.authorizers.push(a.clone());
             Ok(a)
         })
@@ -292,6 +315,17 @@ impl ApiService {
         id: &str,
         ops: &[PatchOp],
     ) -> ApiResult<RestAuthorizer> {
+        // The patched authorizer's pools are checked before the edit (which cannot wait).
+        let mut preview = self
+            .load_rest(api_id)
+            .await?
+            .authorizers
+            .into_iter()
+            .find(|a| a.id == id)
+            .ok_or_else(authorizer_not_found)?;
+        patch::apply(&mut preview, ops)?;
+        check_authorizer(&preview)?;
+        self.check_pools_exist(&preview).await?;
         self.edit_rest(api_id, |e| {
             let a = e
                 .api

@@ -90,7 +90,7 @@ pub trait Patchable {
     fn patch_paths(&self) -> &'static str;
     /// The current value at a path, as a string (`None`: unset). For `test`, `copy`, `move`.
     fn read(&self, path: &[String], raw: &str) -> ApiResult<Option<String>>;
-    /// `add`, `replace` (with a value) or `remove` (without).
+    /// `add`, `replace` (with a value) or `remove` (with the value sent, if any).
     fn write(
         &mut self,
         op: PatchKind,
@@ -164,10 +164,11 @@ pub fn apply<P: Patchable>(target: &mut P, ops: &[PatchOp]) -> ApiResult<()> {
     for op in ops {
         let path = segments(&op.path)?;
         match op.op {
-            PatchKind::Add | PatchKind::Replace => {
+            // A `remove` may carry a value too: lists are removed from by value
+            // (`op=remove,path=/providerARNs,value={arn}`).
+            PatchKind::Add | PatchKind::Replace | PatchKind::Remove => {
                 target.write(op.op, &path, &op.path, op.value.as_deref())?
             }
-            PatchKind::Remove => target.write(op.op, &path, &op.path, None)?,
             PatchKind::Test => {
                 let current = target.read(&path, &op.path)?;
                 if current.as_deref() != op.value.as_deref() {
