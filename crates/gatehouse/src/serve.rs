@@ -410,8 +410,11 @@ async fn request_context(
     let started = std::time::Instant::now();
     async move {
         let mut resp = next.run(req).await;
-        if let Ok(v) = HeaderValue::from_str(&id) {
-            resp.headers_mut().insert("x-amzn-requestid", v);
+        // REST APIs on the gateway give their own (the one their Lambda events carry).
+        if !resp.headers().contains_key("x-amzn-requestid") {
+            if let Ok(v) = HeaderValue::from_str(&id) {
+                resp.headers_mut().insert("x-amzn-requestid", v);
+            }
         }
         let elapsed_us = started.elapsed().as_micros() as u64;
         let op = resp
