@@ -40,11 +40,14 @@ fn attribute_list(pairs: &[(String, String)]) -> Value {
     )
 }
 
+/// A pool on the throwaway store: what the real one is compared with.
 pub(super) struct RehearsedPool {
     pub id: String,
     pub clients: Vec<Option<String>>,
 }
 
+/// Creates the pool, its MFA factors, clients, groups and users on the throwaway store;
+/// problems of the pool's children are collected, the pool's own is returned.
 pub(super) async fn rehearse_pool(
     file: &ConfigFile,
     dir: &Directory,
