@@ -9,6 +9,7 @@ pub mod error;
 pub mod http_apis;
 pub mod import;
 pub mod integrations;
+pub mod keys;
 pub mod rest;
 pub mod route_key;
 pub mod routes;

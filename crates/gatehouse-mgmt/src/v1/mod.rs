@@ -3,6 +3,7 @@
 //! adapter, each handler parses its request, calls one `ApiService` function and renders the
 //! result; it sits behind the same SigV4 admission.
 
+mod keys;
 mod parse;
 mod render;
 
@@ -101,6 +102,7 @@ pub fn routes() -> Router<Arc<MgmtApi>> {
             "/tags/{resource_arn}",
             get(get_tags).put(tag_resource).delete(untag_resource),
         )
+        .merge(keys::routes())
 }
 
 fn accepted() -> Reply {
