@@ -47,6 +47,7 @@ async fn main() {
         nonce: "Vq3cQ4x2yNnT0iXKg2m1tw8o",
     };
     let form = Form {
+        base: "",
         query,
         csrf: "q9Yc2Zl3u8pT0yWJbM6d1f5xN4sHkA7eRjVgLwC0iOo",
     };

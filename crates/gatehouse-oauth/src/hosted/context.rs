@@ -254,6 +254,7 @@ impl Hosted {
             nonce: &ctx.nonce,
         };
         let form = Form {
+            base: &self.base,
             query: &ctx.query,
             csrf: &ctx.csrf,
         };
@@ -268,7 +269,7 @@ impl Hosted {
 
     /// A page of this sign-in showing a message and a way back to the sign-in page.
     pub(crate) fn message_page(&self, ctx: &Ctx, status: StatusCode, notice: Notice) -> Response {
-        let back = format!("/login?{}", ctx.query);
+        let back = format!("{}/login?{}", self.base, ctx.query);
         self.page(ctx, status, Vec::new(), |frame, _| {
             pages::message(frame, "Sign in", &notice, Some((&back, "Back to sign in")))
         })
@@ -375,7 +376,7 @@ impl Hosted {
                         "The form has expired or did not come from this site. Please try again."
                             .into(),
                     ),
-                    Some((&format!("/login?{}", ctx.query), "Back to sign in")),
+                    Some((&format!("{}/login?{}", self.base, ctx.query), "Back to sign in")),
                 )
                 }),
             );

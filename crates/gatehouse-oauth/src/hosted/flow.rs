@@ -325,7 +325,8 @@ pub(crate) async fn logout(State(h): H, uri: Uri, headers: HeaderMap) -> Respons
         };
         match h.dir.oauth_authorize(&req).await {
             Ok(_) => format!(
-                "/login?{}",
+                "{}/login?{}",
+                h.base,
                 serde_urlencoded::to_string(&req).unwrap_or_default()
             ),
             Err(AuthorizeError::Page(m)) => return h.error_page(StatusCode::BAD_REQUEST, &m),

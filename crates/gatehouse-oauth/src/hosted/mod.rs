@@ -30,6 +30,16 @@ pub struct Hosted {
     pub(crate) dir: Arc<Directory>,
     pub(crate) rng: Arc<dyn Random>,
     pub(crate) jar: CookieJar,
+    /// The path of the public URL (`""` at the root, else `/prefix`): the pages' own links.
+    pub(crate) base: String,
+}
+
+/// The path part of a URL, without its trailing slash.
+fn base_path(public_url: &str) -> String {
+    let rest = public_url.split_once("://").map_or("", |(_, r)| r);
+    let path = rest.find('/').map_or("", |i| &rest[i..]);
+    let path = path.split(['?', '#']).next().unwrap_or("");
+    path.trim_end_matches('/').to_string()
 }
 
 impl Hosted {
@@ -39,10 +49,12 @@ impl Hosted {
             .public_url
             .to_ascii_lowercase()
             .starts_with("https://");
+        let base = base_path(&dir.config().public_url);
         Self {
             dir,
             rng,
             jar: CookieJar { secure },
+            base,
         }
     }
 }
@@ -77,3 +89,14 @@ pub fn routes(state: Arc<Hosted>) -> Router {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod base_tests {
+    #[test]
+    fn base_paths() {
+        assert_eq!(super::base_path("http://127.0.0.1:9229"), "");
+        assert_eq!(super::base_path("https://id.example.com/"), "");
+        assert_eq!(super::base_path("https://example.com/auth/"), "/auth");
+        assert_eq!(super::base_path("https://example.com/a/b"), "/a/b");
+    }
+}

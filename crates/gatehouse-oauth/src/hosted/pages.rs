@@ -22,17 +22,20 @@ pub enum Notice {
     Info(String),
 }
 
-/// What a form needs to post back: the canonical authorize query (every page of a sign-in
-/// carries it, as Cognito's do) and the CSRF token.
+/// What a form needs to post back: where the pages are (the path of the public URL, empty
+/// at the root, so links survive a reverse proxy that serves Gatehouse under a prefix), the
+/// canonical authorize query (every page of a sign-in carries it, as Cognito's do) and the
+/// CSRF token.
 #[derive(Debug, Clone, Copy)]
 pub struct Form<'a> {
+    pub base: &'a str,
     pub query: &'a str,
     pub csrf: &'a str,
 }
 
 impl Form<'_> {
     fn action(&self, path: &str) -> String {
-        format!("{path}?{}", self.query)
+        format!("{}{path}?{}", self.base, self.query)
     }
 }
 
@@ -511,6 +514,7 @@ mod tests {
     #[test]
     fn sign_in_escapes_everything_and_labels_every_input() {
         let form = Form {
+            base: "",
             query: "client_id=a&redirect_uri=https%3A%2F%2Fx%22%3E",
             csrf: "tok\"en",
         };
@@ -560,6 +564,7 @@ mod tests {
         let html = sign_up(
             &Frame::default(),
             &Form {
+                base: "/auth",
                 query: "client_id=a",
                 csrf: "t",
             },
@@ -573,6 +578,7 @@ mod tests {
         )
         .into_string();
         assert!(html.contains("for=\"given_name\""));
+        assert!(html.contains("action=\"/auth/signup?client_id=a\""));
         assert!(html.contains("value=\"J&quot;o\""));
         assert!(html.contains("type=\"email\""));
         assert!(html.contains("autocomplete=\"new-password\""));

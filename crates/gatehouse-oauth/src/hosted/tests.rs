@@ -287,3 +287,20 @@ async fn oversized_and_malformed_forms_are_4xx_pages() {
     let r = send(&e.app, get("/oauth2/authorize?client_id=%FF", None)).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn links_keep_the_public_urls_path_prefix() {
+    let e = env("https://example.com/auth/").await;
+    let r = send(&e.app, get(&authorize_uri(&e.client_id), None)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r
+        .body
+        .contains("action=\"/auth/login?response_type=code&amp;client_id="));
+    assert!(r.body.contains("href=\"/auth/signup?response_type=code"));
+    let logout = format!(
+        "/logout?client_id={}&redirect_uri=https%3A%2F%2Fapp.example.com%2Fcb&response_type=code",
+        e.client_id
+    );
+    let r = send(&e.app, get(&logout, None)).await;
+    assert!(r.location.unwrap().starts_with("/auth/login?"));
+}
