@@ -158,6 +158,7 @@ def test_sign_in_page_is_accessible_and_locked_down(server, hosted):
     assert r.headers["Referrer-Policy"] == "no-referrer"
     assert r.headers["Cache-Control"] == "no-store"
     assert r.headers["X-Content-Type-Options"] == "nosniff"
+    assert r.headers["Cross-Origin-Opener-Policy"] == "same-origin"
     page = soup(r)
     assert not page.find("script")
     assert all(s.get("nonce") == nonce for s in page.find_all("style"))
@@ -304,6 +305,11 @@ def test_bad_input_gets_a_4xx_page_never_a_500(server, hosted):
     assert r.status_code == 400 and heading(r) == "Sign in"
     r = b.get("/oauth2/authorize?client_id=%FF%FE")
     assert r.status_code == 400
+    # A reload of a POST-only page (GET) starts over instead of failing.
+    query = urlsplit(url).query
+    for path in ["/challenge", "/resendcode"]:
+        r = b.get(f"{path}?{query}")
+        assert r.status_code == 200 and soup(r).find("form"), path
     r = b.get("/logout")
     assert r.status_code == 400
 

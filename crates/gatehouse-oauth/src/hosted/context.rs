@@ -4,12 +4,13 @@
 
 use std::collections::BTreeMap;
 
-use axum::body::{to_bytes, Body};
+use axum::body::Body as RequestBody;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::Response;
 use gatehouse_core::oauth::{AuthorizeError, AuthorizeGrant, AuthorizeRequest};
 use gatehouse_core::store::{AppClient, PasswordPolicy, User, UserPool};
 use gatehouse_core::Error;
+use http_body_util::BodyExt;
 use maud::Markup;
 
 use super::cookies::{self, CookieJar};
@@ -330,7 +331,7 @@ impl Hosted {
         &self,
         ctx: &Ctx,
         headers: &HeaderMap,
-        body: Body,
+        body: RequestBody,
     ) -> Result<BTreeMap<String, String>, Response> {
         let form_type = headers
             .get(header::CONTENT_TYPE)
@@ -341,14 +342,21 @@ impl Hosted {
                         .eq_ignore_ascii_case("application/x-www-form-urlencoded")
                 })
             });
+        let body = read_body(body).await;
         if !form_type {
             return Err(self.error_page(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "The form was not sent as application/x-www-form-urlencoded.",
             ));
         }
-        let Ok(bytes) = to_bytes(body, FORM_LIMIT).await else {
-            return Err(self.error_page(StatusCode::PAYLOAD_TOO_LARGE, "The form is too large."));
+        let bytes = match body {
+            FormBody::Form(b) => b,
+            FormBody::TooLarge => {
+                return Err(self.error_page(StatusCode::PAYLOAD_TOO_LARGE, "The form is too large."))
+            }
+            FormBody::Broken => {
+                return Err(self.error_page(StatusCode::BAD_REQUEST, "The form could not be read."))
+            }
         };
         let malformed = || {
             self.error_page(
@@ -382,6 +390,42 @@ impl Hosted {
             );
         }
         Ok(form)
+    }
+}
+
+/// How much of an oversized body is still read (and dropped) before answering 413: closing a
+/// connection with unread data makes the kernel reset it, and the client may then lose the
+/// answer. Past this, the client gets the reset.
+const DRAIN_LIMIT: usize = 1024 * 1024;
+
+enum FormBody {
+    Form(Vec<u8>),
+    TooLarge,
+    Broken,
+}
+
+/// The body, up to FORM_LIMIT; a larger one is drained up to DRAIN_LIMIT and refused.
+async fn read_body(mut body: RequestBody) -> FormBody {
+    let mut buf = Vec::new();
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else {
+            return FormBody::Broken;
+        };
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        seen += data.len();
+        if seen <= FORM_LIMIT {
+            buf.extend_from_slice(&data);
+        } else if seen > FORM_LIMIT + DRAIN_LIMIT {
+            break;
+        }
+    }
+    if seen > FORM_LIMIT {
+        FormBody::TooLarge
+    } else {
+        FormBody::Form(buf)
     }
 }
 

@@ -15,7 +15,7 @@ mod response;
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::Router;
 use gatehouse_core::env::{OsRandom, Random};
 use gatehouse_core::Directory;
@@ -67,14 +67,18 @@ pub fn routes(state: Arc<Hosted>) -> Router {
     Router::new()
         .route("/oauth2/authorize", get(flow::authorize))
         .route("/login", get(flow::authorize).post(flow::login))
-        .route("/challenge", post(flow::challenge))
+        // A GET of a POST-only page (a reload, a bookmark) starts the sign-in again.
+        .route("/challenge", get(flow::authorize).post(flow::challenge))
         .route("/logout", get(flow::logout))
         .route("/signup", get(account::sign_up_page).post(account::sign_up))
         .route(
             "/confirm",
             get(account::confirm_page).post(account::confirm),
         )
-        .route("/resendcode", post(account::resend))
+        .route(
+            "/resendcode",
+            get(account::confirm_page).post(account::resend),
+        )
         .route(
             "/forgotPassword",
             get(account::forgot_page).post(account::forgot),

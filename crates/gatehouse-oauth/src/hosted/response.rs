@@ -56,6 +56,10 @@ fn common(b: http::response::Builder) -> http::response::Builder {
         .header(header::REFERRER_POLICY, "no-referrer")
         .header(header::X_FRAME_OPTIONS, "DENY")
         .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
+        .header(
+            HeaderName::from_static("cross-origin-opener-policy"),
+            "same-origin",
+        )
 }
 
 fn with_cookies(
