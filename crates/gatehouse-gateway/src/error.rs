@@ -26,6 +26,8 @@ pub enum Reject {
     MissingAuthenticationToken,
     /// REST APIs' Cognito authorizers: a good token past its `exp` (401 with its own message).
     TokenExpired,
+    /// A usage plan's quota is used up for the key (REST APIs: 429 `Limit Exceeded`).
+    QuotaExceeded,
 }
 
 impl Reject {
@@ -42,6 +44,7 @@ impl Reject {
             Reject::BadIntegrationResponse => StatusCode::INTERNAL_SERVER_ERROR,
             Reject::MissingAuthenticationToken => StatusCode::FORBIDDEN,
             Reject::TokenExpired => StatusCode::UNAUTHORIZED,
+            Reject::QuotaExceeded => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 
@@ -58,6 +61,7 @@ impl Reject {
             Reject::BadIntegrationResponse => "Internal Server Error",
             Reject::MissingAuthenticationToken => "Missing Authentication Token",
             Reject::TokenExpired => "The incoming token has expired",
+            Reject::QuotaExceeded => "Limit Exceeded",
         }
     }
 
@@ -95,6 +99,12 @@ impl Reject {
                 StatusCode::TOO_MANY_REQUESTS,
                 "Too Many Requests",
                 "TooManyRequestsException",
+            ),
+            // The QUOTA_EXCEEDED gateway response.
+            Reject::QuotaExceeded => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "Limit Exceeded",
+                "LimitExceededException",
             ),
             Reject::Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,

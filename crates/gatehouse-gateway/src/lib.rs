@@ -69,6 +69,8 @@ pub struct Gateway {
     client: HttpClient,
     jwks: JwksCache,
     verified: jwt::VerifiedTokens,
+    /// API keys' buckets and counters, kept across snapshots and flushed to the store.
+    usage: api_keys::UsageState,
 }
 
 /// What the pipeline learns about a request as it goes.
@@ -93,6 +95,9 @@ struct Ctx {
     rest: bool,
     /// REST APIs' `extendedRequestId` (`x-amz-apigw-id`).
     extended_request_id: Option<String>,
+    /// The API key a REST method with `apiKeyRequired` was let through with, and its value
+    /// (`$context.identity.apiKeyId` / `apiKey`).
+    api_key: Option<(api_keys::KeyUse, String)>,
 }
 
 impl Ctx {
@@ -140,6 +145,7 @@ impl Gateway {
             snapshot: ArcSwap::from_pointee(Snapshot::default()),
             jwks: JwksCache::new(client.clone()),
             verified: jwt::VerifiedTokens::default(),
+            usage: api_keys::UsageState::default(),
             client,
         }))
     }
@@ -184,12 +190,56 @@ impl Gateway {
         let stages = apis.deployed_stages().await?;
         let rest_stages = apis.deployed_rest_stages().await?;
         let mappings = apis.served_api_mappings().await?;
-        self.install_all(&stages, &rest_stages, &mappings);
+        let keys = apis.served_api_keys().await?;
+        let _flush = self.usage.flush.lock().await;
+        let counts = apis
+            .usage_counts_since(api_keys::stored_since(apis.now()))
+            .await?;
+        let mut snapshot = Snapshot::compile_all(
+            &stages,
+            &rest_stages,
+            &mappings,
+            &self.directory.config().public_url,
+        );
+        snapshot.api_keys = Arc::new(self.usage.compile(&keys, &counts));
+        self.snapshot.store(Arc::new(snapshot));
         Ok(stages.len() + rest_stages.len())
+    }
+
+    /// Writes the API keys' counts to the store's usage counters (GetUsage, quotas after a
+    /// restart); counts that could not be written wait for the next flush.
+    pub async fn flush_usage(&self, apis: &ApiService) {
+        let _flush = self.usage.flush.lock().await;
+        let (counts, taken) = self.usage.take_pending();
+        if counts.is_empty() {
+            return;
+        }
+        let written = match apis.record_usage(&counts).await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(error = %e, "writing API key usage failed; retrying");
+                false
+            }
+        };
+        api_keys::UsageState::finish(taken, written);
+    }
+
+    /// Flushes API key usage every second.
+    fn spawn_usage_flusher(self: &Arc<Self>, apis: Arc<ApiService>) {
+        let gw = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                gw.flush_usage(&apis).await;
+            }
+        });
     }
 
     /// Keeps the snapshot current: reloads on every change the API service announces.
     pub fn spawn_reloader(self: &Arc<Self>, apis: Arc<ApiService>) -> tokio::task::JoinHandle<()> {
+        self.spawn_usage_flusher(Arc::clone(&apis));
         let gw = Arc::clone(self);
         let mut changes = apis.changes();
         tokio::spawn(async move {
@@ -411,7 +461,7 @@ impl Gateway {
     }
 
     /// API keys: a REST method with `apiKeyRequired` (api_keys.rs, where usage plans plug in).
-    fn api_key(&self, ctx: &Ctx, headers: &http::HeaderMap) -> Result<(), Reject> {
+    fn api_key(&self, ctx: &mut Ctx, headers: &http::HeaderMap) -> Result<(), Reject> {
         let (Some(stage), Some(method)) = (
             ctx.stage.as_deref(),
             ctx.route().and_then(|r| r.rest.as_deref()),
@@ -421,16 +471,23 @@ impl Gateway {
         if !method.api_key_required {
             return Ok(());
         }
-        api_keys::check(&api_keys::KeyedRequest {
-            api_id: &stage.api_id,
-            stage: &stage.name,
-            resource_path: &method.resource_path,
-            http_method: &method.http_method,
-            api_key: headers
-                .get(api_keys::API_KEY_HEADER)
-                .and_then(|v| v.to_str().ok())
-                .filter(|v| !v.is_empty()),
-        })
+        let value = headers
+            .get(api_keys::API_KEY_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty());
+        let used = self.snapshot.load().api_keys.check(
+            &api_keys::KeyedRequest {
+                api_id: &stage.api_id,
+                stage: &stage.name,
+                resource_path: &method.resource_path,
+                http_method: &method.http_method,
+                api_key: value,
+            },
+            self.directory.now(),
+            api_keys::monotonic_ns(Instant::now()),
+        )?;
+        ctx.api_key = Some((used, value.unwrap_or_default().to_string()));
+        Ok(())
     }
 
     /// Throttling: the route's token bucket (per user when the stage says so).
@@ -586,6 +643,9 @@ impl Gateway {
                         },
                     );
                 }
+                if let Some((used, value)) = &ctx.api_key {
+                    api_keys::identify(&mut event, &used.key_id, value);
+                }
                 let resp = lambda::invoke(
                     &self.client,
                     self.config.lambda_endpoint.as_deref(),
@@ -705,6 +765,7 @@ impl Gateway {
                     "context.path" => path.to_string(),
                     "context.protocol" => "HTTP/1.1".to_string(),
                     "context.identity.sourceIp" => ctx.client_ip?.to_string(),
+                    "context.identity.apiKeyId" => ctx.api_key.as_ref()?.0.key_id.clone(),
                     "context.status" => status.to_string(),
                     "context.responseLength" => length.clone()?,
                     "context.responseLatency" => latency_ms.to_string(),

@@ -21,6 +21,8 @@ use crate::router::RouteTable;
 pub struct Snapshot {
     pub apis: HashMap<String, CompiledApi>,
     pub domains: DomainTable,
+    /// API keys and their usage plans (api_keys.rs); set by `Gateway::reload`.
+    pub api_keys: Arc<crate::api_keys::KeyTable>,
 }
 
 #[derive(Debug, Default)]
@@ -151,7 +153,11 @@ impl Snapshot {
             api.stages.insert(ds.stage.name.clone(), Arc::new(stage));
         }
         let domains = DomainTable::compile(mappings, &apis);
-        Self { apis, domains }
+        Self {
+            apis,
+            domains,
+            api_keys: Arc::default(),
+        }
     }
 }
 
