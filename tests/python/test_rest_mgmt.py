@@ -780,3 +780,217 @@ def test_state_survives_restart(fresh_server):
     assert c.get_stage(restApiId=a["id"], stageName="prod")["deploymentId"] == d["id"]
     summary = c.get_deployment(restApiId=a["id"], deploymentId=d["id"], embed=["apisummary"])["apiSummary"]
     assert "/items" in summary
+
+
+# OpenAPI import, put and export
+
+
+def oas30_doc(pool_arn, title="petstore"):
+    return f"""
+openapi: 3.0.1
+info:
+  title: {title}
+  version: "2026-11-27"
+x-amazon-apigateway-binary-media-types: ["image/png"]
+paths:
+  /pets:
+    get:
+      operationId: ListPets
+      parameters:
+        - name: limit
+          in: query
+          required: false
+          schema: {{type: string}}
+      security:
+        - cognito: [pets/read]
+      responses:
+        "200":
+          description: ok
+          headers:
+            X-Count: {{schema: {{type: string}}}}
+      x-amazon-apigateway-integration:
+        type: http_proxy
+        httpMethod: GET
+        uri: https://backend.example.com/pets
+        passthroughBehavior: when_no_match
+        timeoutInMillis: 3000
+  /pets/{{petId}}:
+    parameters:
+      - name: petId
+        in: path
+        required: true
+        schema: {{type: string}}
+    get:
+      security:
+        - cognito: []
+        - api_key: []
+      x-amazon-apigateway-integration:
+        type: aws_proxy
+        httpMethod: POST
+        uri: {LAMBDA_URI}
+  /{{proxy+}}:
+    x-amazon-apigateway-any-method:
+      security:
+        - api_key: []
+      x-amazon-apigateway-integration:
+        type: mock
+        requestTemplates:
+          application/json: '{{"statusCode": 200}}'
+        responses:
+          default:
+            statusCode: "200"
+components:
+  securitySchemes:
+    cognito:
+      type: apiKey
+      name: Authorization
+      in: header
+      x-amazon-apigateway-authtype: cognito_user_pools
+      x-amazon-apigateway-authorizer:
+        type: cognito_user_pools
+        providerARNs: ["{pool_arn}"]
+    api_key:
+      type: apiKey
+      name: x-api-key
+      in: header
+"""
+
+
+def summary_of(apigw, api_id, stage="s"):
+    d = apigw.create_deployment(restApiId=api_id, stageName=stage)
+    return apigw.get_deployment(restApiId=api_id, deploymentId=d["id"], embed=["apisummary"])["apiSummary"]
+
+
+EXPECTED_SUMMARY = {
+    "/pets": {"GET": {"authorizationType": "COGNITO_USER_POOLS", "apiKeyRequired": False}},
+    "/pets/{petId}": {"GET": {"authorizationType": "COGNITO_USER_POOLS", "apiKeyRequired": True}},
+    "/{proxy+}": {"ANY": {"authorizationType": "NONE", "apiKeyRequired": True}},
+}
+
+
+def test_import_oas30_with_cognito_authorizer_and_export_round_trip(apigw, pool):
+    arn = pool["pool"]["Arn"]
+    a = apigw.import_rest_api(body=oas30_doc(arn).encode(), failOnWarnings=True)
+    try:
+        assert a["name"] == "petstore" and a["version"] == "2026-11-27" and a["binaryMediaTypes"] == ["image/png"]
+        auths = apigw.get_authorizers(restApiId=a["id"])["items"]
+        assert len(auths) == 1 and auths[0]["name"] == "cognito" and auths[0]["type"] == "COGNITO_USER_POOLS"
+        assert auths[0]["providerARNs"] == [arn] and auths[0]["identitySource"] == "method.request.header.Authorization"
+        items = {r["path"]: r for r in apigw.get_resources(restApiId=a["id"], embed=["methods"])["items"]}
+        assert set(items) == {"/", "/pets", "/pets/{petId}", "/{proxy+}"}
+        get_pets = items["/pets"]["resourceMethods"]["GET"]
+        assert get_pets["authorizerId"] == auths[0]["id"] and get_pets["authorizationScopes"] == ["pets/read"]
+        assert get_pets["operationName"] == "ListPets"
+        assert get_pets["requestParameters"] == {"method.request.querystring.limit": False}
+        assert get_pets["methodResponses"]["200"]["responseParameters"] == {"method.response.header.X-Count": False}
+        assert get_pets["methodIntegration"]["type"] == "HTTP_PROXY" and get_pets["methodIntegration"]["timeoutInMillis"] == 3000
+        pet = items["/pets/{petId}"]["resourceMethods"]["GET"]
+        assert pet["requestParameters"] == {"method.request.path.petId": True}
+        assert pet["methodIntegration"]["uri"] == LAMBDA_URI and pet["apiKeyRequired"] is True
+        any_ = items["/{proxy+}"]["resourceMethods"]["ANY"]
+        assert any_["methodIntegration"]["integrationResponses"]["200"]["statusCode"] == "200"
+        assert summary_of(apigw, a["id"]) == EXPECTED_SUMMARY
+
+        # Export with the extensions, and import the export: the same API.
+        for export_type, accepts in [("oas30", "application/json"), ("swagger", "application/yaml")]:
+            out = apigw.get_export(restApiId=a["id"], stageName="s", exportType=export_type,
+                                   parameters={"extensions": "apigateway"}, accepts=accepts)
+            assert out["contentType"] == accepts
+            body = out["body"].read()
+            doc = json.loads(body) if accepts == "application/json" else None
+            if doc:
+                assert doc["openapi"] == "3.0.1" and doc["info"]["title"] == "petstore"
+                assert doc["components"]["securitySchemes"]["cognito"]["x-amazon-apigateway-authorizer"]["providerARNs"] == [arn]
+                assert doc["paths"]["/pets"]["get"]["security"] == [{"cognito": ["pets/read"]}]
+            else:
+                assert b"swagger: '2.0'" in body or b'swagger: "2.0"' in body
+            b = apigw.import_rest_api(body=body, failOnWarnings=True)
+            try:
+                assert summary_of(apigw, b["id"]) == EXPECTED_SUMMARY
+                assert apigw.get_authorizers(restApiId=b["id"])["items"][0]["providerARNs"] == [arn]
+            finally:
+                apigw.delete_rest_api(restApiId=b["id"])
+
+        # Without extensions: no integrations or authorizer details.
+        plain = json.loads(apigw.get_export(restApiId=a["id"], stageName="s", exportType="oas30")["body"].read())
+        assert "x-amazon-apigateway-integration" not in plain["paths"]["/pets"]["get"]
+        fails(apigw.get_export, "BadRequestException", 400, restApiId=a["id"], stageName="s", exportType="raml")
+        fails(apigw.get_export, "NotFoundException", 404, restApiId=a["id"], stageName="nosuch", exportType="oas30")
+    finally:
+        apigw.delete_rest_api(restApiId=a["id"])
+
+
+def test_put_rest_api_merge_and_overwrite(apigw, pool, rest):
+    arn = pool["pool"]["Arn"]
+    api_id = rest["id"]
+    resource_with_method(apigw, api_id, path_part="legacy")
+    merged = apigw.put_rest_api(restApiId=api_id, mode="merge", body=oas30_doc(arn).encode())
+    assert merged["id"] == api_id
+    paths = sorted(r["path"] for r in apigw.get_resources(restApiId=api_id, limit=50)["items"])
+    assert paths == ["/", "/legacy", "/pets", "/pets/{petId}", "/{proxy+}"]
+    auth_id = apigw.get_authorizers(restApiId=api_id)["items"][0]["id"]
+    # Overwrite: only the document's paths; the authorizer of the same name keeps its id.
+    over = apigw.put_rest_api(restApiId=api_id, mode="overwrite", body=oas30_doc(arn).encode())
+    assert over["rootResourceId"] == rest["rootResourceId"]
+    paths = sorted(r["path"] for r in apigw.get_resources(restApiId=api_id, limit=50)["items"])
+    assert paths == ["/", "/pets", "/pets/{petId}", "/{proxy+}"]
+    assert [a["id"] for a in apigw.get_authorizers(restApiId=api_id)["items"]] == [auth_id]
+    fails(apigw.put_rest_api, "NotFoundException", 404, restApiId="nosuchapi0", body=oas30_doc(arn).encode())
+
+
+def test_import_swagger_and_errors(server, apigw, pool, tmp_path):
+    arn = pool["pool"]["Arn"]
+    swagger = {
+        "swagger": "2.0",
+        "info": {"title": "swag", "version": "1"},
+        "securityDefinitions": {
+            "pool": {"type": "apiKey", "name": "Authorization", "in": "header",
+                     "x-amazon-apigateway-authtype": "cognito_user_pools",
+                     "x-amazon-apigateway-authorizer": {"type": "cognito_user_pools", "providerARNs": [arn]}},
+        },
+        "paths": {"/orders": {"post": {
+            "security": [{"pool": ["orders/write"]}],
+            "responses": {"201": {"description": "created"}},
+            "x-amazon-apigateway-integration": {"type": "http", "httpMethod": "POST", "uri": "https://backend.example.com/orders",
+                                                 "responses": {"default": {"statusCode": "201"}}},
+        }}},
+    }
+    path = tmp_path / "swagger.json"
+    path.write_text(json.dumps(swagger))
+    a = server.aws("apigateway", "import-rest-api", "--body", f"fileb://{path}", "--parameters", "endpointConfigurationTypes=REGIONAL")
+    try:
+        assert a["name"] == "swag" and a["endpointConfiguration"]["types"] == ["REGIONAL"]
+        m = apigw.get_resources(restApiId=a["id"], embed=["methods"])["items"]
+        post = next(r for r in m if r["path"] == "/orders")["resourceMethods"]["POST"]
+        assert post["authorizationType"] == "COGNITO_USER_POOLS" and post["authorizationScopes"] == ["orders/write"]
+        assert post["methodIntegration"]["integrationResponses"]["201"]["statusCode"] == "201"
+        apigw.create_deployment(restApiId=a["id"], stageName="prod")
+        out = tmp_path / "export.yaml"
+        server.aws("apigateway", "get-export", "--rest-api-id", a["id"], "--stage-name", "prod", "--export-type", "swagger",
+                   "--accepts", "application/yaml", str(out))
+        assert "orders/write" in out.read_text()
+    finally:
+        apigw.delete_rest_api(restApiId=a["id"])
+
+    imp = lambda body, **kw: apigw.import_rest_api(body=body, **kw)  # noqa: E731
+    fails(imp, "BadRequestException", 400, body=b'{"info": {"title": "x"}}')
+    fails(imp, "BadRequestException", 400, body=b"{not json")
+    fails(imp, "BadRequestException", 400, body=b"")
+    no_integration = json.dumps({"openapi": "3.0.1", "info": {"title": "x"}, "paths": {"/a": {"get": {}}}}).encode()
+    msg = fails(imp, "BadRequestException", 400, body=no_integration, failOnWarnings=True)
+    assert msg.startswith("Warnings found during import:")
+    w = apigw.import_rest_api(body=no_integration)
+    assert any("x-amazon-apigateway-integration" in x for x in w["warnings"])
+    apigw.delete_rest_api(restApiId=w["id"])
+    bad_integration = json.dumps({"openapi": "3.0.1", "info": {"title": "x"}, "paths": {"/a": {"get": {
+        "x-amazon-apigateway-integration": {"type": "http_proxy", "uri": "https://b.example.com"}}}}}).encode()
+    fails(imp, "BadRequestException", 400, "Enumeration value for HttpMethod must be non-empty", body=bad_integration)
+    missing_pool = json.dumps({**swagger, "securityDefinitions": {"pool": {
+        **swagger["securityDefinitions"]["pool"],
+        "x-amazon-apigateway-authorizer": {"type": "cognito_user_pools", "providerARNs": [arn.replace(pool["id"], "us-east-1_Missing99")]}}}}).encode()
+    fails(imp, "BadRequestException", 400, body=missing_pool)
+    bad_path = json.dumps({"openapi": "3.0.1", "info": {"title": "x"}, "paths": {"/{a}/x": {}, "/{b}/y": {"get": {
+        "x-amazon-apigateway-integration": {"type": "mock"}}}, "/{a}/z": {"get": {"x-amazon-apigateway-integration": {"type": "mock"}}}}}).encode()
+    fails(imp, "BadRequestException", 400, body=bad_path)
+    # Nothing half-imported stayed behind.
+    assert not [x for x in apigw.get_rest_apis(limit=500)["items"] if x["name"] == "x"]

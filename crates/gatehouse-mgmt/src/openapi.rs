@@ -202,7 +202,7 @@ pub fn parse(text: &str) -> Result<(ApiDefinition, Vec<String>), WireError> {
 }
 
 /// YAML as JSON; keys that are not strings (`200:`) become their text.
-fn yaml_to_json(y: serde_yaml::Value) -> Value {
+pub(crate) fn yaml_to_json(y: serde_yaml::Value) -> Value {
     use serde_yaml::Value as Y;
     match y {
         Y::Null => Value::Null,

@@ -4,6 +4,7 @@
 //! result; it sits behind the same SigV4 admission.
 
 mod keys;
+mod openapi;
 mod parse;
 mod render;
 
@@ -19,6 +20,7 @@ use serde_json::json;
 use crate::error::WireError;
 use crate::parse::object;
 use crate::{json, query, query_pairs, MgmtApi, Reply, Shared};
+use gatehouse_core::apis::rest::{PutMode, RestApiDefinition};
 
 const METHOD: &str = "/restapis/{restapi_id}/resources/{resource_id}/methods/{http_method}";
 
@@ -99,6 +101,10 @@ pub fn routes() -> Router<Arc<MgmtApi>> {
             get(get_stage).patch(update_stage).delete(delete_stage),
         )
         .route(
+            "/restapis/{restapi_id}/stages/{stage_name}/exports/{export_type}",
+            get(get_export),
+        )
+        .route(
             "/tags/{resource_arn}",
             get(get_tags).put(tag_resource).delete(untag_resource),
         )
@@ -125,21 +131,154 @@ type Ids4 = Path<(String, String, String, String)>;
 
 async fn create_rest_api(State(m): Shared, req: Request) -> Reply {
     let (parts, body) = req.into_parts();
-    if query(&parts).get("mode").is_some_and(|v| v == "import") {
-        return Err(WireError::BadRequest(
-            "ImportRestApi (OpenAPI import) is not supported by Gatehouse yet; create the API with CreateRestApi".into(),
-        ));
-    }
     let body = crate::body_bytes(body).await?;
+    if query(&parts).get("mode").is_some_and(|v| v == "import") {
+        let (def, warnings) = definition(&parts, &body)?;
+        let api = m.apis.import_rest_api(def).await?;
+        return json(
+            StatusCode::CREATED,
+            with_warnings(render::rest_api(&api), warnings),
+        );
+    }
     let input = parse::rest_api(&object(&body)?)?;
     let api = m.apis.create_rest_api(input).await?;
     json(StatusCode::CREATED, render::rest_api(&api))
 }
 
-async fn put_rest_api(Path(_api_id): Path<String>) -> Reply {
-    Err(WireError::BadRequest(
-        "PutRestApi (OpenAPI import) is not supported by Gatehouse yet".into(),
-    ))
+/// The OpenAPI document of an ImportRestApi / PutRestApi body (the raw document), checked
+/// against `failonwarnings`.
+fn definition(
+    parts: &http::request::Parts,
+    body: &[u8],
+) -> Result<(RestApiDefinition, Vec<String>), WireError> {
+    let text = std::str::from_utf8(body).map_err(|_| {
+        WireError::BadRequest("Invalid OpenAPI input: the body is not UTF-8".into())
+    })?;
+    if text.trim().is_empty() {
+        return Err(WireError::BadRequest(
+            "Invalid OpenAPI input: the body is empty".into(),
+        ));
+    }
+    let (mut def, warnings) = openapi::parse(text)?;
+    let q = query(parts);
+    if let Some(types) = q.get("endpointConfigurationTypes") {
+        def.endpoint_types = Some(vec![types.clone()]);
+    }
+    let fail = q
+        .get("failonwarnings")
+        .or_else(|| q.get("failOnWarnings"))
+        .is_some_and(|v| v == "true");
+    if fail && !warnings.is_empty() {
+        return Err(WireError::BadRequest(format!(
+            "Warnings found during import: {}",
+            warnings.join("; ")
+        )));
+    }
+    Ok((def, warnings))
+}
+
+fn with_warnings(mut v: serde_json::Value, warnings: Vec<String>) -> serde_json::Value {
+    if let serde_json::Value::Object(m) = &mut v {
+        if !warnings.is_empty() {
+            m.insert("warnings".into(), warnings.into());
+        }
+    }
+    v
+}
+
+/// PutRestApi: `mode=merge` (the default) or `overwrite`.
+async fn put_rest_api(State(m): Shared, Path(api_id): Path<String>, req: Request) -> Reply {
+    let (parts, body) = req.into_parts();
+    let body = crate::body_bytes(body).await?;
+    let mode = match query(&parts).get("mode").map(String::as_str) {
+        None | Some("merge") => PutMode::Merge,
+        Some("overwrite") => PutMode::Overwrite,
+        Some(other) => {
+            return Err(WireError::BadRequest(format!(
+                "Invalid put mode specified: {other}. Valid values are merge and overwrite"
+            )))
+        }
+    };
+    let (def, warnings) = definition(&parts, &body)?;
+    let api = m.apis.put_rest_api(&api_id, def, mode).await?;
+    json(
+        StatusCode::OK,
+        with_warnings(render::rest_api(&api), warnings),
+    )
+}
+
+/// GetExport: `oas30` or `swagger`, JSON or YAML by `Accept`, with the API Gateway extensions
+/// when `extensions` asks (`integrations`, `authorizers`, `apigateway` for both).
+async fn get_export(
+    State(m): Shared,
+    Path((api_id, stage, export_type)): Ids3,
+    req: Request,
+) -> Reply {
+    let (parts, _) = req.into_parts();
+    let oas3 = match export_type.as_str() {
+        "oas30" => true,
+        "swagger" => false,
+        other => {
+            return Err(WireError::BadRequest(format!(
+                "Invalid export type specified: {other}. Valid values are oas30 and swagger"
+            )))
+        }
+    };
+    let accept = parts
+        .headers
+        .get(http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json");
+    let yaml = accept.contains("yaml");
+    if !yaml && !accept.contains("json") && !accept.contains("*/*") {
+        return Err(WireError::BadRequest(format!(
+            "Invalid Accept header: {accept}. Use application/json or application/yaml"
+        )));
+    }
+    let q = query(&parts);
+    let ext: Vec<&str> = q
+        .get("extensions")
+        .map(|e| e.split(',').map(str::trim).collect())
+        .unwrap_or_default();
+    let options = openapi::ExportOptions {
+        oas3,
+        integrations: ext
+            .iter()
+            .any(|e| *e == "integrations" || *e == "apigateway"),
+        authorizers: ext
+            .iter()
+            .any(|e| *e == "authorizers" || *e == "apigateway"),
+    };
+    let (api, snapshot) = m.apis.rest_stage_snapshot(&api_id, &stage).await?;
+    let doc = openapi::export(
+        &api,
+        &snapshot,
+        &stage,
+        &m.apis.api_endpoint(&api.id),
+        &options,
+    );
+    let text = if yaml {
+        crate::openapi::to_yaml(&doc)
+    } else {
+        serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())
+    }
+    .map_err(|e| WireError::Domain(gatehouse_core::apis::ApiError::Internal(e)))?;
+    let (ct, ext_name) = if yaml {
+        ("application/yaml", "yaml")
+    } else {
+        ("application/json", "json")
+    };
+    let mut resp = axum::response::IntoResponse::into_response((StatusCode::OK, text));
+    let h = resp.headers_mut();
+    h.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static(ct),
+    );
+    let disposition = format!("attachment; filename=\"{export_type}_{api_id}_{stage}.{ext_name}\"");
+    if let Ok(v) = http::HeaderValue::from_str(&disposition) {
+        h.insert(http::header::CONTENT_DISPOSITION, v);
+    }
+    Ok(resp)
 }
 
 async fn get_rest_apis(State(m): Shared, req: Request) -> Reply {

@@ -137,6 +137,26 @@ fn check_authorizer(a: &RestAuthorizer) -> ApiResult<()> {
     Ok(())
 }
 
+/// An authorizer (without its id yet) from CreateAuthorizer's members, checked.
+pub(crate) fn build_authorizer(input: RestAuthorizerInput) -> ApiResult<RestAuthorizer> {
+    let a = RestAuthorizer {
+        id: String::new(),
+        name: input.name.unwrap_or_default(),
+        authorizer_type: input.authorizer_type.unwrap_or_default(),
+        provider_arns: input.provider_arns.unwrap_or_default(),
+        auth_type: input.auth_type,
+        authorizer_uri: input.authorizer_uri,
+        authorizer_credentials: input.authorizer_credentials,
+        identity_source: input.identity_source,
+        identity_validation_expression: input.identity_validation_expression,
+        authorizer_result_ttl_in_seconds: Some(
+            input.authorizer_result_ttl_in_seconds.unwrap_or(300),
+        ),
+    };
+    check_authorizer(&a)?;
+    Ok(a)
+}
+
 /// `{METHOD}/{path}` of the first method using the authorizer, as AWS names it.
 fn used_by(api: &RestApi, authorizer_id: &str) -> Option<String> {
     api.resources.iter().find_map(|r| {
@@ -241,7 +261,7 @@ impl Patchable for RestAuthorizer {
 
 impl ApiService {
     /// The pools a Cognito authorizer names exist here (when the service knows the pools).
-    async fn check_pools_exist(&self, a: &RestAuthorizer) -> ApiResult<()> {
+    pub(crate) async fn check_pools_exist(&self, a: &RestAuthorizer) -> ApiResult<()> {
         let Some(pools) = &self.pools else {
             return Ok(());
         };
@@ -264,21 +284,7 @@ impl ApiService {
         api_id: &str,
         input: RestAuthorizerInput,
     ) -> ApiResult<RestAuthorizer> {
-        let mut a = RestAuthorizer {
-            id: String::new(),
-            name: input.name.unwrap_or_default(),
-            authorizer_type: input.authorizer_type.unwrap_or_default(),
-            provider_arns: input.provider_arns.unwrap_or_default(),
-            auth_type: input.auth_type,
-            authorizer_uri: input.authorizer_uri,
-            authorizer_credentials: input.authorizer_credentials,
-            identity_source: input.identity_source,
-            identity_validation_expression: input.identity_validation_expression,
-            authorizer_result_ttl_in_seconds: Some(
-                input.authorizer_result_ttl_in_seconds.unwrap_or(300),
-            ),
-        };
-        check_authorizer(&a)?;
+        let mut a = build_authorizer(input)?;
         // The API first, so an unknown API is 404 whatever the authorizer says.
         self.load_rest(api_id).await?;
         self.check_pools_exist(&a).await?;

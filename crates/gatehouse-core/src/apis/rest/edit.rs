@@ -27,15 +27,23 @@ pub struct RestEdit<'a> {
 impl RestEdit<'_> {
     /// A fresh id unused by any resource, authorizer or deployment of the API.
     pub fn new_child_id(&self) -> String {
-        loop {
-            let id = random_lower_alnum(self.rng, CHILD_ID_LEN);
-            let api = &self.api;
-            let taken = api.resources.iter().any(|r| r.id == id)
-                || api.authorizers.iter().any(|a| a.id == id)
-                || api.deployments.iter().any(|d| d.id == id);
-            if !taken {
-                return id;
-            }
+        fresh_child_id(&self.api, self.rng)
+    }
+
+    pub(crate) fn rng(&self) -> &dyn Random {
+        self.rng
+    }
+}
+
+/// A fresh id unused by any resource, authorizer or deployment of `api`.
+pub(crate) fn fresh_child_id(api: &RestApi, rng: &dyn Random) -> String {
+    loop {
+        let id = random_lower_alnum(rng, CHILD_ID_LEN);
+        let taken = api.resources.iter().any(|r| r.id == id)
+            || api.authorizers.iter().any(|a| a.id == id)
+            || api.deployments.iter().any(|d| d.id == id);
+        if !taken {
+            return id;
         }
     }
 }

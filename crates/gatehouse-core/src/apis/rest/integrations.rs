@@ -195,6 +195,73 @@ fn check_integration(i: &RestIntegration) -> ApiResult<()> {
     check_request_parameters(&i.request_parameters)
 }
 
+/// An integration from PutIntegration's members, checked; `integration_responses` are the
+/// ones it keeps.
+pub(crate) fn build_integration(
+    resource_id: &str,
+    input: RestIntegrationInput,
+    integration_responses: BTreeMap<String, IntegrationResponse>,
+) -> ApiResult<RestIntegration> {
+    let integration_type = input
+        .integration_type
+        .ok_or_else(|| ApiError::bad("Enumeration value for IntegrationType must be non-empty"))?;
+    let http = matches!(integration_type.as_str(), "HTTP" | "HTTP_PROXY");
+    let i = RestIntegration {
+        integration_type,
+        http_method: input.http_method.filter(|h| !h.is_empty()),
+        uri: input.uri.filter(|u| !u.is_empty()),
+        connection_type: input.connection_type.unwrap_or_else(|| {
+            if http {
+                "INTERNET".into()
+            } else {
+                String::new()
+            }
+        }),
+        connection_id: input.connection_id,
+        credentials: input.credentials,
+        request_parameters: input.request_parameters.unwrap_or_default(),
+        request_templates: input.request_templates.unwrap_or_default(),
+        passthrough_behavior: Some(
+            input
+                .passthrough_behavior
+                .unwrap_or_else(|| "WHEN_NO_MATCH".into()),
+        ),
+        content_handling: input.content_handling,
+        timeout_in_millis: input.timeout_in_millis.unwrap_or(DEFAULT_TIMEOUT_MS),
+        cache_namespace: Some(
+            input
+                .cache_namespace
+                .unwrap_or_else(|| resource_id.to_string()),
+        ),
+        cache_key_parameters: input.cache_key_parameters.unwrap_or_default(),
+        integration_responses,
+        tls_config: input.tls_config,
+    };
+    check_integration(&i)?;
+    Ok(i)
+}
+
+/// An integration response from PutIntegrationResponse's members, checked.
+pub(crate) fn build_integration_response(
+    status_code: &str,
+    input: IntegrationResponseInput,
+) -> ApiResult<IntegrationResponse> {
+    check_status_code(status_code)?;
+    if let Some(p) = &input.selection_pattern {
+        check_selection_pattern(p)?;
+    }
+    if let Some(c) = &input.content_handling {
+        check_content_handling(c)?;
+    }
+    Ok(IntegrationResponse {
+        status_code: status_code.to_string(),
+        selection_pattern: input.selection_pattern,
+        response_parameters: input.response_parameters.unwrap_or_default(),
+        response_templates: input.response_templates.unwrap_or_default(),
+        content_handling: input.content_handling,
+    })
+}
+
 fn write_map(
     map: &mut BTreeMap<String, String>,
     key: &str,
@@ -375,46 +442,12 @@ impl ApiService {
     ) -> ApiResult<RestIntegration> {
         self.edit_rest(api_id, |e| {
             let m = method_mut(&mut e.api, resource_id, http_method)?;
-            let integration_type = input.integration_type.ok_or_else(|| {
-                ApiError::bad("Enumeration value for IntegrationType must be non-empty")
-            })?;
-            let http = matches!(integration_type.as_str(), "HTTP" | "HTTP_PROXY");
-            let i = RestIntegration {
-                integration_type,
-                http_method: input.http_method.filter(|h| !h.is_empty()),
-                uri: input.uri.filter(|u| !u.is_empty()),
-                connection_type: input.connection_type.unwrap_or_else(|| {
-                    if http {
-                        "INTERNET".into()
-                    } else {
-                        String::new()
-                    }
-                }),
-                connection_id: input.connection_id,
-                credentials: input.credentials,
-                request_parameters: input.request_parameters.unwrap_or_default(),
-                request_templates: input.request_templates.unwrap_or_default(),
-                passthrough_behavior: Some(
-                    input
-                        .passthrough_behavior
-                        .unwrap_or_else(|| "WHEN_NO_MATCH".into()),
-                ),
-                content_handling: input.content_handling,
-                timeout_in_millis: input.timeout_in_millis.unwrap_or(DEFAULT_TIMEOUT_MS),
-                cache_namespace: Some(
-                    input
-                        .cache_namespace
-                        .unwrap_or_else(|| resource_id.to_string()),
-                ),
-                cache_key_parameters: input.cache_key_parameters.unwrap_or_default(),
-                integration_responses: m
-                    .integration
-                    .as_ref()
-                    .map(|i| i.integration_responses.clone())
-                    .unwrap_or_default(),
-                tls_config: input.tls_config,
-            };
-            check_integration(&i)?;
+            let kept = m
+                .integration
+                .as_ref()
+                .map(|i| i.integration_responses.clone())
+                .unwrap_or_default();
+            let i = build_integration(resource_id, input, kept)?;
             m.integration = Some(i.clone());
             Ok(i)
         })
@@ -486,19 +519,7 @@ impl ApiService {
                 ));
             }
             let i = m.integration.as_mut().ok_or_else(integration_not_found)?;
-            if let Some(p) = &input.selection_pattern {
-                check_selection_pattern(p)?;
-            }
-            if let Some(c) = &input.content_handling {
-                check_content_handling(c)?;
-            }
-            let r = IntegrationResponse {
-                status_code: status_code.to_string(),
-                selection_pattern: input.selection_pattern,
-                response_parameters: input.response_parameters.unwrap_or_default(),
-                response_templates: input.response_templates.unwrap_or_default(),
-                content_handling: input.content_handling,
-            };
+            let r = build_integration_response(status_code, input)?;
             i.integration_responses
                 .insert(status_code.to_string(), r.clone());
             Ok(r)

@@ -149,6 +149,63 @@ fn check_authorization(api: &RestApi, m: &mut Method) -> ApiResult<()> {
     }
 }
 
+/// A new method of `api` from PutMethod's members, checked.
+pub(crate) fn build_method(
+    api: &RestApi,
+    http_method: &str,
+    input: MethodInput,
+) -> ApiResult<Method> {
+    check_http_method(http_method)?;
+    let authorization_type = input.authorization_type.ok_or_else(|| {
+        ApiError::bad("Invalid authorization type specified: the authorization type is required")
+    })?;
+    let request_parameters = input.request_parameters.unwrap_or_default();
+    check_request_parameters(&request_parameters)?;
+    let request_models = input.request_models.unwrap_or_default();
+    check_models(&request_models)?;
+    if input
+        .request_validator_id
+        .as_deref()
+        .is_some_and(|v| !v.is_empty())
+    {
+        return Err(ApiError::bad(
+            "Invalid Request Validator identifier specified",
+        ));
+    }
+    let mut m = Method {
+        http_method: http_method.to_string(),
+        authorization_type,
+        authorizer_id: input.authorizer_id.filter(|a| !a.is_empty()),
+        authorization_scopes: input.authorization_scopes.unwrap_or_default(),
+        api_key_required: input.api_key_required.unwrap_or(false),
+        operation_name: input.operation_name,
+        request_validator_id: None,
+        request_parameters,
+        request_models,
+        method_responses: BTreeMap::new(),
+        integration: None,
+    };
+    check_authorization(api, &mut m)?;
+    Ok(m)
+}
+
+/// A method response from PutMethodResponse's members, checked.
+pub(crate) fn build_method_response(
+    status_code: &str,
+    input: MethodResponseInput,
+) -> ApiResult<MethodResponse> {
+    check_status_code(status_code)?;
+    let response_parameters = input.response_parameters.unwrap_or_default();
+    check_response_parameters(&response_parameters)?;
+    let response_models = input.response_models.unwrap_or_default();
+    check_models(&response_models)?;
+    Ok(MethodResponse {
+        status_code: status_code.to_string(),
+        response_parameters,
+        response_models,
+    })
+}
+
 pub(crate) fn resource_mut<'a>(api: &'a mut RestApi, id: &str) -> ApiResult<&'a mut Resource> {
     api.resources
         .iter_mut()
@@ -365,39 +422,7 @@ impl ApiService {
     ) -> ApiResult<Method> {
         self.edit_rest(api_id, |e| {
             resource_mut(&mut e.api, resource_id)?;
-            check_http_method(http_method)?;
-            let authorization_type = input.authorization_type.ok_or_else(|| {
-                ApiError::bad(
-                    "Invalid authorization type specified: the authorization type is required",
-                )
-            })?;
-            let request_parameters = input.request_parameters.unwrap_or_default();
-            check_request_parameters(&request_parameters)?;
-            let request_models = input.request_models.unwrap_or_default();
-            check_models(&request_models)?;
-            if input
-                .request_validator_id
-                .as_deref()
-                .is_some_and(|v| !v.is_empty())
-            {
-                return Err(ApiError::bad(
-                    "Invalid Request Validator identifier specified",
-                ));
-            }
-            let mut m = Method {
-                http_method: http_method.to_string(),
-                authorization_type,
-                authorizer_id: input.authorizer_id.filter(|a| !a.is_empty()),
-                authorization_scopes: input.authorization_scopes.unwrap_or_default(),
-                api_key_required: input.api_key_required.unwrap_or(false),
-                operation_name: input.operation_name,
-                request_validator_id: None,
-                request_parameters,
-                request_models,
-                method_responses: BTreeMap::new(),
-                integration: None,
-            };
-            check_authorization(&e.api, &mut m)?;
+            let m = build_method(&e.api, http_method, input)?;
             let r = resource_mut(&mut e.api, resource_id)?;
             if r.methods.contains_key(http_method) {
                 return Err(ApiError::conflict(
@@ -463,16 +488,7 @@ impl ApiService {
     ) -> ApiResult<MethodResponse> {
         self.edit_rest(api_id, |e| {
             let m = method_mut(&mut e.api, resource_id, http_method)?;
-            check_status_code(status_code)?;
-            let response_parameters = input.response_parameters.unwrap_or_default();
-            check_response_parameters(&response_parameters)?;
-            let response_models = input.response_models.unwrap_or_default();
-            check_models(&response_models)?;
-            let r = MethodResponse {
-                status_code: status_code.to_string(),
-                response_parameters,
-                response_models,
-            };
+            let r = build_method_response(status_code, input)?;
             if m.method_responses.contains_key(status_code) {
                 return Err(ApiError::conflict(
                     "Response already exists for this resource",

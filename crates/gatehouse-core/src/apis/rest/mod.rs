@@ -5,6 +5,7 @@
 pub mod authorizers;
 pub mod deployments;
 mod edit;
+pub mod import;
 pub mod integrations;
 pub mod methods;
 pub mod patch;
@@ -18,6 +19,7 @@ use std::sync::Arc;
 pub use authorizers::RestAuthorizerInput;
 pub use deployments::RestDeploymentInput;
 pub use edit::{rest_page, RestPage};
+pub use import::{PutMode, RestApiDefinition, RestMethodDefinition};
 pub use integrations::{IntegrationResponseInput, RestIntegrationInput};
 pub use methods::{MethodInput, MethodResponseInput};
 pub use patch::{PatchKind, PatchOp};

@@ -320,11 +320,8 @@ impl ApiService {
         self.insert_new_rest_api(input, Some(api_id)).await
     }
 
-    async fn insert_new_rest_api(
-        &self,
-        input: RestApiInput,
-        given_id: Option<&str>,
-    ) -> ApiResult<RestApi> {
+    /// The document of a new REST API (without resources) from CreateRestApi's members.
+    pub(crate) fn new_rest_api_doc(&self, input: RestApiInput) -> ApiResult<RestApi> {
         let name = input.name.ok_or_else(|| {
             ApiError::bad("Invalid REST API name specified: the name is required")
         })?;
@@ -346,7 +343,7 @@ impl ApiService {
         let tags = input.tags.unwrap_or_default();
         super::tags::check_tag_keys(&tags)?;
         let now = self.clock.now();
-        let mut api = RestApi {
+        Ok(RestApi {
             id: String::new(),
             name,
             description: input.description,
@@ -360,10 +357,19 @@ impl ApiService {
             policy: input.policy,
             tags,
             ..RestApi::default()
-        };
+        })
+    }
+
+    async fn insert_new_rest_api(
+        &self,
+        input: RestApiInput,
+        given_id: Option<&str>,
+    ) -> ApiResult<RestApi> {
+        let clone_from = input.clone_from.clone();
+        let mut api = self.new_rest_api_doc(input)?;
         let _guard = self.edit_lock.lock().await;
         let rng = self.rng.as_ref();
-        match &input.clone_from {
+        match &clone_from {
             Some(src) => {
                 let src = self.load_rest(src).await.map_err(|_| {
                     ApiError::not_found(format!(
@@ -389,8 +395,17 @@ impl ApiService {
                 methods: BTreeMap::new(),
             }),
         }
-        // Insert with a fresh id free of both kinds, retrying on the (unlikely) collision; a
-        // given id is tried once.
+        self.insert_rest_api_doc(api, given_id).await
+    }
+
+    /// Inserts a new REST API document under a fresh id free of both kinds (retrying on the
+    /// unlikely collision), or under `given_id` (tried once). The caller holds the edit lock.
+    pub(crate) async fn insert_rest_api_doc(
+        &self,
+        mut api: RestApi,
+        given_id: Option<&str>,
+    ) -> ApiResult<RestApi> {
+        let rng = self.rng.as_ref();
         for _ in 0..8 {
             api.id = match given_id {
                 Some(id) => id.to_string(),
