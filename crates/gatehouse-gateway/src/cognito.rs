@@ -4,9 +4,9 @@
 //! (verified from memory, as jwt.rs does for our pools), then: without scopes on the method an
 //! ID token (`token_use: id`, an `aud`), with scopes an access token holding one of them.
 //! Every refusal is 401 `Unauthorized` except a good token past its `exp` (401 `The incoming
-//! token has expired`). Revoked tokens are refused at the edge (beyond AWS).
-
-use std::sync::Arc;
+//! token has expired`). Revoked tokens are refused at the edge (beyond AWS). The claims are
+//! kept as verified (shared with the signature cache); consumers render them as REST APIs do
+//! (rest.rs `rest_claims`) only when they pass them on.
 
 use gatehouse_core::{tokens, Directory};
 use gatehouse_store::rest_apis::RestAuthorizer;
@@ -114,8 +114,7 @@ fn num(claims: &Map<String, Value>, name: &str) -> Option<i64> {
 
 const UNAUTHORIZED: Reject = Reject::Unauthorized(None);
 
-/// Runs a Cognito authorizer for a method with `scopes`. On success the claims are rendered
-/// as REST APIs pass them on (rest.rs `rest_claims`).
+/// Runs a Cognito authorizer for a method with `scopes`.
 pub async fn authorize(
     directory: &Directory,
     jwks: &JwksCache,
@@ -191,13 +190,15 @@ pub async fn authorize(
         }
     }
     Ok(Authorized {
-        claims: Arc::new(crate::rest::rest_claims(&claims)),
+        claims,
         scopes: token_scopes,
     })
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
     use gatehouse_core::crypt::SecretBox;
     use gatehouse_core::env::{ManualClock, OsRandom};
@@ -327,9 +328,10 @@ mod tests {
         let access = token(&e, &e.pool, access_claims("openid pets/read")).await;
 
         let ok = run(&e, &a, Some(&id), &[]).await.unwrap();
-        assert_eq!(ok.claims["cognito:groups"], "admin,users");
-        assert_eq!(ok.claims["email_verified"], "true");
-        assert_eq!(ok.claims["exp"], "Fri Jan 15 09:00:00 UTC 2027");
+        let claims = crate::rest::rest_claims(&ok.claims);
+        assert_eq!(claims["cognito:groups"], "admin,users");
+        assert_eq!(claims["email_verified"], "true");
+        assert_eq!(claims["exp"], "Fri Jan 15 09:00:00 UTC 2027");
         // `Bearer ` is optional, as API Gateway takes either.
         assert!(run(&e, &a, Some(&format!("Bearer {id}")), &[])
             .await

@@ -542,6 +542,11 @@ impl Gateway {
                         .to_string(),
                 };
                 let method = req.method().to_string();
+                // REST APIs map claims as they render them (rest.rs).
+                let rest_claims = match (&ctx.auth, mapped && route.rest.is_some()) {
+                    (Some(a), true) => Some(rest::rest_claims(&a.claims)),
+                    _ => None,
+                };
                 let sources = original
                     .as_ref()
                     .map(|(headers, original_uri)| mapping::Sources {
@@ -550,7 +555,9 @@ impl Gateway {
                         path: original_uri.path(),
                         path_parameters: &ctx.path_parameters,
                         stage_variables: &stage.stage_variables,
-                        claims: ctx.auth.as_ref().map(|a| &*a.claims),
+                        claims: rest_claims
+                            .as_ref()
+                            .or_else(|| ctx.auth.as_ref().map(|a| &*a.claims)),
                         request_id: &ctx.request_id,
                         api_id: &stage.api_id,
                         stage: &stage.name,
@@ -624,6 +631,7 @@ impl Gateway {
                     lambda::event_v1(&parts, &body, &event_ctx)
                 };
                 if let Some(method) = &route.rest {
+                    let claims = ctx.auth.as_ref().map(|a| rest::rest_claims(&a.claims));
                     event = rest::rest_event(
                         event,
                         &rest::RestEvent {
@@ -639,7 +647,7 @@ impl Gateway {
                                 .extended_request_id
                                 .as_deref()
                                 .unwrap_or(&ctx.request_id),
-                            claims: ctx.auth.as_ref().map(|a| &*a.claims),
+                            claims: claims.as_ref(),
                         },
                     );
                 }
@@ -744,7 +752,11 @@ impl Gateway {
             });
             let lookup = |name: &str| -> Option<String> {
                 if let Some(claim) = name.strip_prefix("context.authorizer.claims.") {
-                    return ctx.auth.as_ref()?.claims.get(claim).map(|v| match v {
+                    let v = ctx.auth.as_ref()?.claims.get(claim)?;
+                    if ctx.rest {
+                        return rest::rest_claim(claim, v);
+                    }
+                    return Some(match v {
                         serde_json::Value::String(s) => s.clone(),
                         other => other.to_string(),
                     });

@@ -466,15 +466,16 @@ pub fn request_uuid() -> String {
     rand::thread_rng().fill_bytes(&mut b);
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
-    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..]
-    )
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(36);
+    for (i, x) in b.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            out.push('-');
+        }
+        out.push(char::from(HEX[usize::from(x >> 4)]));
+        out.push(char::from(HEX[usize::from(x & 0x0f)]));
+    }
+    out
 }
 
 /// `exp` and `iat` as REST APIs render them (Java's `Date.toString()` in UTC):
@@ -495,24 +496,26 @@ fn java_date(secs: i64) -> Option<String> {
 pub fn rest_claims(claims: &Map<String, Value>) -> Map<String, Value> {
     claims
         .iter()
-        .filter(|(_, v)| !v.is_null())
-        .map(|(k, v)| {
-            let s = match v {
-                Value::String(s) => s.clone(),
-                Value::Number(n) if k == "exp" || k == "iat" => n
-                    .as_i64()
-                    .and_then(java_date)
-                    .unwrap_or_else(|| n.to_string()),
-                Value::Array(a) => a
-                    .iter()
-                    .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_string))
-                    .collect::<Vec<_>>()
-                    .join(","),
-                other => other.to_string(),
-            };
-            (k.clone(), Value::String(s))
-        })
+        .filter_map(|(k, v)| Some((k.clone(), Value::String(rest_claim(k, v)?))))
         .collect()
+}
+
+/// One claim as REST APIs render it (`rest_claims`); `None` for a null.
+pub fn rest_claim(name: &str, v: &Value) -> Option<String> {
+    Some(match v {
+        Value::Null => return None,
+        Value::String(s) => s.clone(),
+        Value::Number(n) if name == "exp" || name == "iat" => n
+            .as_i64()
+            .and_then(java_date)
+            .unwrap_or_else(|| n.to_string()),
+        Value::Array(a) => a
+            .iter()
+            .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_string))
+            .collect::<Vec<_>>()
+            .join(","),
+        other => other.to_string(),
+    })
 }
 
 /// What the REST event says beyond payload 1.0's common part.
