@@ -377,6 +377,17 @@ def test_logout_with_redirect_uri_starts_a_new_sign_in(server, hosted):
     assert r.status_code == 400 and "Location" not in r.headers
 
 
+def test_logout_without_a_destination_shows_a_signed_out_page(server, hosted):
+    b = Browser(server)
+    b.sign_in(hosted["client_id"], "alice")
+    name = f"gh_session_{hosted['pool_id']}"
+    assert b.cookie(name)
+    r = b.get("/logout", client_id=hosted["client_id"])
+    assert r.status_code == 200 and heading(r) == "Signed out" and info(r) == "You have been signed out."
+    assert not b.cookie(name)
+    assert heading(b.authorize(hosted["client_id"])) == "Sign in"
+
+
 def test_https_public_url_makes_cookies_secure(fresh_server, idp):
     s = fresh_server(extra_args=["--public-url", "https://id.example.com"])
     sidp = s.client()

@@ -278,19 +278,32 @@ impl Hosted {
 
     /// An error page outside any valid sign-in: nothing is redirected anywhere.
     pub(crate) fn error_page(&self, status: StatusCode, message: &str) -> Response {
+        self.plain_page(
+            status,
+            "Something went wrong",
+            &Notice::Error(message.to_string()),
+            "",
+            &[],
+        )
+    }
+
+    /// A page with a message and no form, outside a sign-in.
+    pub(crate) fn plain_page(
+        &self,
+        status: StatusCode,
+        title: &str,
+        notice: &Notice,
+        app_name: &str,
+        cookies: &[HeaderValue],
+    ) -> Response {
         let nonce = response::nonce(&*self.rng);
         let frame = Frame {
+            app_name,
             nonce: &nonce,
             ..Frame::default()
         };
-        let body = pages::message(
-            &frame,
-            "Something went wrong",
-            &Notice::Error(message.to_string()),
-            None,
-        )
-        .into_string();
-        response::html(status, body, &nonce, None, &[])
+        let body = pages::message(&frame, title, notice, None).into_string();
+        response::html(status, body, &nonce, None, cookies)
     }
 
     /// Our own fault: logged, and a generic page (a 503 when a dependency is down).

@@ -318,25 +318,23 @@ pub(crate) async fn logout(State(h): H, uri: Uri, headers: HeaderMap) -> Respons
                 "The logout_uri is not one of the client's sign-out URLs.",
             );
         }
-        logout_uri.to_string()
+        Some(logout_uri.to_string())
     } else if get("redirect_uri").is_some() && get("response_type").is_some() {
         let Some(req) = context::parse_query(q) else {
             return h.error_page(StatusCode::BAD_REQUEST, "The request is malformed.");
         };
         match h.dir.oauth_authorize(&req).await {
-            Ok(_) => format!(
+            Ok(_) => Some(format!(
                 "{}/login?{}",
                 h.base,
                 serde_urlencoded::to_string(&req).unwrap_or_default()
-            ),
+            )),
             Err(AuthorizeError::Page(m)) => return h.error_page(StatusCode::BAD_REQUEST, &m),
-            Err(AuthorizeError::Redirect(url)) => url,
+            Err(AuthorizeError::Redirect(url)) => Some(url),
         }
     } else {
-        return h.error_page(
-            StatusCode::BAD_REQUEST,
-            "The request must name a logout_uri, or a redirect_uri and response_type.",
-        );
+        // Nowhere to go: the session still ends, and a page says so.
+        None
     };
     let name = CookieJar::session_name(&client.pool_id);
     if let Some(token) = cookies::get(&headers, &name) {
@@ -345,7 +343,16 @@ pub(crate) async fn logout(State(h): H, uri: Uri, headers: HeaderMap) -> Respons
         }
     }
     let clear: Vec<HeaderValue> = h.jar.clear(&name).into_iter().collect();
-    response::redirect(&target, &clear)
+    match target {
+        Some(url) => response::redirect(&url, &clear),
+        None => h.plain_page(
+            StatusCode::OK,
+            "Signed out",
+            &Notice::Info("You have been signed out.".into()),
+            &client.client_name,
+            &clear,
+        ),
+    }
 }
 
 impl Hosted {
