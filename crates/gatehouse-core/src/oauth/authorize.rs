@@ -258,10 +258,19 @@ impl Directory {
         };
         let prompt = req.prompt.clone().filter(|p| !p.is_empty());
         if let Some(p) = &prompt {
-            if p.split(' ')
-                .any(|x| !matches!(x, "none" | "login" | "consent" | "select_account"))
+            let values: Vec<&str> = p.split(' ').filter(|x| !x.is_empty()).collect();
+            if values
+                .iter()
+                .any(|x| !matches!(*x, "none" | "login" | "consent" | "select_account"))
             {
                 return Err(fail("invalid_request", "prompt is not supported"));
+            }
+            // OIDC Core §3.1.2.1: none with any other value is an error.
+            if values.len() > 1 && values.contains(&"none") {
+                return Err(fail(
+                    "invalid_request",
+                    "prompt=none cannot be combined with other values",
+                ));
             }
         }
         Ok(AuthorizeGrant {

@@ -258,3 +258,17 @@ async fn hosted_sessions_end_and_do_not_cross_pools() {
         .unwrap()
         .is_none());
 }
+
+/// OIDC Core §3.1.2.1: `prompt=none` with any other value is an error.
+#[tokio::test]
+async fn prompt_none_stands_alone() {
+    let e = env().await;
+    let mut r = request(&e.client_id);
+    r.prompt = Some("none login".into());
+    match e.dir.oauth_authorize(&r).await {
+        Err(AuthorizeError::Redirect(u)) => assert!(u.contains("error=invalid_request"), "{u}"),
+        other => panic!("expected an error redirect, got {other:?}"),
+    }
+    r.prompt = Some("none".into());
+    assert!(e.dir.oauth_authorize(&r).await.is_ok());
+}
