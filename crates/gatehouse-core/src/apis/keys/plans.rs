@@ -65,7 +65,7 @@ pub(crate) fn plan_not_found(id: &str) -> ApiError {
 }
 
 fn check_throttle(t: &ThrottleSettings) -> ApiResult<()> {
-    if t.burst_limit.is_some_and(|b| b < 0) || t.rate_limit.is_some_and(|r| !(r >= 0.0)) {
+    if t.burst_limit.is_some_and(|b| b < 0) || t.rate_limit.is_some_and(|r| r.is_nan() || r < 0.0) {
         return Err(ApiError::bad(
             "Invalid throttle settings: burstLimit and rateLimit must not be negative",
         ));
