@@ -259,6 +259,18 @@ async fn hosted_sessions_end_and_do_not_cross_pools() {
         .is_none());
 }
 
+/// RFC 9700 §2.1.1: a code_verifier is accepted only when the authorization request had a
+/// code_challenge, or an attacker who injects a code obtained without PKCE defeats it.
+#[tokio::test]
+async fn a_verifier_for_a_code_without_challenge_is_refused() {
+    let e = env().await;
+    let code = code(&e).await;
+    let mut req = redeem(&e, &code);
+    req.code_verifier = Some("v".repeat(43));
+    let err = e.dir.oauth_token(&req).await.unwrap_err();
+    assert_eq!(err.error, "invalid_grant", "{}", err.description);
+}
+
 /// OIDC Core §3.1.2.1: `prompt=none` with any other value is an error.
 #[tokio::test]
 async fn prompt_none_stands_alone() {

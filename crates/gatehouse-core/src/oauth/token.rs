@@ -196,17 +196,27 @@ impl Directory {
         if given(&req.redirect_uri) != text("redirect_uri") {
             return Err(bad("redirect_uri does not match the authorization request"));
         }
-        if let Some(challenge) = text("code_challenge") {
-            let verifier = given(&req.code_verifier)
-                .filter(|v| pkce_shaped(v))
-                .ok_or_else(|| bad("A valid code_verifier is required"))?;
-            let derived = match text("code_challenge_method") {
-                Some("S256") => URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes())),
-                _ => verifier.to_string(),
-            };
-            if !bool::from(derived.as_bytes().ct_eq(challenge.as_bytes())) {
-                return Err(bad("The code_verifier does not match the code_challenge"));
+        match text("code_challenge") {
+            Some(challenge) => {
+                let verifier = given(&req.code_verifier)
+                    .filter(|v| pkce_shaped(v))
+                    .ok_or_else(|| bad("A valid code_verifier is required"))?;
+                let derived = match text("code_challenge_method") {
+                    Some("S256") => URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes())),
+                    _ => verifier.to_string(),
+                };
+                if !bool::from(derived.as_bytes().ct_eq(challenge.as_bytes())) {
+                    return Err(bad("The code_verifier does not match the code_challenge"));
+                }
             }
+            // RFC 9700 §2.1.1 (PKCE downgrade): a verifier for a code issued without a
+            // challenge means the code is not the one this client asked for.
+            None if given(&req.code_verifier).is_some() => {
+                return Err(bad(
+                    "code_verifier was given but the authorization request had no code_challenge",
+                ));
+            }
+            None => {}
         }
         let pool = self.pool(&stored.pool_id).await?;
         let user = self
