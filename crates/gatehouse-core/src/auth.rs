@@ -579,8 +579,19 @@ impl Directory {
         if stored.expires < self.now() {
             return Err(Error::not_authorized("Refresh Token has expired"));
         }
+        // An OAuth grant's scopes, less any the client has lost since (oauth/settings.rs).
+        let scopes = match stored.scopes.as_deref() {
+            None => None,
+            Some(granted) => {
+                let kept = crate::oauth::OAuthSettings::of(client).still_allowed(granted);
+                if kept.is_empty() {
+                    return Err(invalid());
+                }
+                Some(kept.join(" "))
+            }
+        };
         let grant = Grant {
-            scopes: stored.scopes.as_deref(),
+            scopes: scopes.as_deref(),
             nonce: None,
         };
         let tokens = self

@@ -75,4 +75,15 @@ impl OAuthSettings {
     pub fn allows_logout(&self, uri: &str) -> bool {
         self.logout_urls.iter().any(|u| u == uri)
     }
+
+    /// The scopes of an earlier grant (space-separated) that the client may still be granted:
+    /// a refresh must not bring back a scope removed from the client since (or whose resource
+    /// server is gone).
+    pub fn still_allowed(&self, granted: &str) -> Vec<String> {
+        granted
+            .split(' ')
+            .filter(|s| !s.is_empty() && self.allows_scope(s))
+            .map(str::to_string)
+            .collect()
+    }
 }

@@ -271,6 +271,68 @@ async fn a_verifier_for_a_code_without_challenge_is_refused() {
     assert_eq!(err.error, "invalid_grant", "{}", err.description);
 }
 
+/// A refresh grants no scope the client has lost since the code was issued (RFC 6749 §6: never
+/// more than originally granted; docs/oauth-config.md: no token carries a removed scope), and
+/// a `scope` parameter narrows the new access token.
+#[tokio::test]
+async fn refresh_grants_only_scopes_the_client_still_has() {
+    let e = env().await;
+    let code = code(&e).await;
+    let tokens = e.dir.oauth_token(&redeem(&e, &code)).await.unwrap();
+    let refresh = TokenRequest {
+        grant_type: Some("refresh_token".into()),
+        refresh_token: tokens.refresh_token.clone(),
+        client_id: Some(e.client_id.clone()),
+        ..Default::default()
+    };
+    let scope_of = |t: &str| {
+        crate::tokens::decode(t).unwrap().claims["scope"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let narrowed = TokenRequest {
+        scope: Some("openid".into()),
+        ..refresh.clone()
+    };
+    let t = e.dir.oauth_token(&narrowed).await.unwrap();
+    assert_eq!(scope_of(&t.access_token), "openid");
+    let wider = TokenRequest {
+        scope: Some("openid email phone".into()),
+        ..refresh.clone()
+    };
+    let err = e.dir.oauth_token(&wider).await.unwrap_err();
+    assert_eq!(err.error, "invalid_scope", "{}", err.description);
+
+    let mut client = e.dir.store.get_client(&e.client_id).await.unwrap().unwrap();
+    client
+        .settings
+        .insert("AllowedOAuthScopes".into(), json!(["openid"]));
+    e.dir.store.update_client(&client).await.unwrap();
+    let t = e.dir.oauth_token(&refresh).await.unwrap();
+    assert_eq!(scope_of(&t.access_token), "openid");
+    // The Cognito API's REFRESH_TOKEN_AUTH with the same token, too.
+    let mut params = BTreeMap::new();
+    params.insert(
+        "REFRESH_TOKEN".to_string(),
+        tokens.refresh_token.clone().unwrap(),
+    );
+    let crate::auth::AuthOutcome::Authenticated(t) = e
+        .dir
+        .initiate_auth(
+            crate::auth::Caller::Public,
+            &e.client_id,
+            "REFRESH_TOKEN_AUTH",
+            params,
+        )
+        .await
+        .unwrap()
+    else {
+        panic!("expected tokens");
+    };
+    assert_eq!(scope_of(&t.access_token), "openid");
+}
+
 /// OIDC Core §3.1.2.1: `prompt=none` with any other value is an error.
 #[tokio::test]
 async fn prompt_none_stands_alone() {

@@ -274,6 +274,32 @@ impl Directory {
             .await?
             .filter(|u| u.enabled)
             .ok_or_else(|| bad("Invalid refresh token"))?;
+        // An OAuth grant's refresh token keeps what the client may still have, narrowed by a
+        // `scope` parameter (RFC 6749 §6); a Cognito API sign-in's (no scopes) stays as it is.
+        let scopes = match stored.scopes.as_deref() {
+            None => None,
+            Some(granted) => {
+                let kept = OAuthSettings::of(client).still_allowed(granted);
+                let kept = match scopes::requested(req.scope.as_deref()) {
+                    None => kept,
+                    Some(asked) => {
+                        if let Some(extra) = asked.iter().find(|s| !kept.contains(s)) {
+                            return Err(OAuthError::new(
+                                "invalid_scope",
+                                format!("The scope {extra} was not granted to the refresh token"),
+                            ));
+                        }
+                        asked
+                    }
+                };
+                if kept.is_empty() {
+                    return Err(bad(
+                        "The client may no longer be granted the token's scopes",
+                    ));
+                }
+                Some(kept.join(" "))
+            }
+        };
         let tokens = self
             .issue_tokens(
                 &pool,
@@ -283,7 +309,7 @@ impl Directory {
                 Some(stored.origin_jti.clone()),
                 false,
                 Grant {
-                    scopes: stored.scopes.as_deref(),
+                    scopes: scopes.as_deref(),
                     nonce: None,
                 },
             )
