@@ -7,12 +7,15 @@ mod keys;
 mod openapi;
 mod parse;
 mod render;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use serde_json::json;
@@ -26,6 +29,33 @@ const METHOD: &str = "/restapis/{restapi_id}/resources/{resource_id}/methods/{ht
 
 /// The `/restapis…` and `/tags/…` routes (state: the management API).
 pub fn routes() -> Router<Arc<MgmtApi>> {
+    api_routes().layer(axum::middleware::map_response(throttle_when_unavailable))
+}
+
+/// v1's model has no ServiceUnavailableException: a busy or unreachable store is answered
+/// with 429 TooManyRequestsException and `Retry-After`, which the SDKs retry by themselves.
+async fn throttle_when_unavailable(mut resp: Response) -> Response {
+    let unavailable = resp.status() == StatusCode::SERVICE_UNAVAILABLE
+        && resp
+            .headers()
+            .get("x-amzn-errortype")
+            .is_some_and(|v| v == "ServiceUnavailableException");
+    if unavailable {
+        *resp.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+        let h = resp.headers_mut();
+        h.insert(
+            "x-amzn-errortype",
+            http::HeaderValue::from_static("TooManyRequestsException"),
+        );
+        h.insert(
+            http::header::RETRY_AFTER,
+            http::HeaderValue::from_static("1"),
+        );
+    }
+    resp
+}
+
+fn api_routes() -> Router<Arc<MgmtApi>> {
     Router::new()
         .route("/restapis", get(get_rest_apis).post(create_rest_api))
         .route(
