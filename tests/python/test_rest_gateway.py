@@ -178,7 +178,11 @@ def test_the_tutorials_rest_path_with_the_aws_cli(env):
         "--identity-source", "method.request.header.Authorization",
     )["id"]
     http_proxy = ["--type", "HTTP_PROXY", "--integration-http-method", "ANY"]
-    add_method(server, api_id, pets, "GET", [*http_proxy, "--uri", f"{backend}/backend/pets"], authorizer)
+    claims_to_headers = ("integration.request.header.x-user=context.authorizer.claims.cognito:username,"
+                         "integration.request.header.x-groups=context.authorizer.claims.cognito:groups")
+    add_method(server, api_id, pets, "GET",
+               [*http_proxy, "--uri", f"{backend}/backend/pets", "--request-parameters", claims_to_headers],
+               authorizer)
     add_method(server, api_id, pet, "GET",
                ["--type", "AWS_PROXY", "--integration-http-method", "POST", "--uri", lambda_uri("echo")], authorizer)
     add_method(server, api_id, admin, "GET", [*http_proxy, "--uri", f"{backend}/admin"], authorizer,
@@ -204,8 +208,11 @@ def test_the_tutorials_rest_path_with_the_aws_cli(env):
     for token in (tokens["IdToken"], f"Bearer {tokens['IdToken']}"):
         r = call(server, api_id, "GET", "/prod/pets", token)
         assert r.status_code == 200, r.text
-        assert r.json()["path"] == "/backend/pets"
-        assert r.json()["headers"]["authorization"] == token
+        seen = r.json()
+        assert seen["path"] == "/backend/pets"
+        assert seen["headers"]["authorization"] == token
+        # $context.authorizer.claims.* in parameter mappings, rendered as REST APIs do.
+        assert seen["headers"]["x-user"] == "jane" and seen["headers"]["x-groups"] == "readers"
 
     # AWS_PROXY: the payload 1.0 event as REST APIs send it, claims as strings.
     r = call(server, api_id, "GET", "/prod/pets/7?tag=a&tag=b", tokens["IdToken"],

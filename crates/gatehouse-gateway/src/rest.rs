@@ -147,7 +147,10 @@ fn shared_integration(i: &RestIntegration) -> Integration {
         for (target, source) in &i.request_parameters {
             let op = if let Some(h) = target.strip_prefix("integration.request.header.") {
                 format!("overwrite:header.{h}")
-            } else if let Some(q) = target.strip_prefix("integration.request.querystring.") {
+            } else if let Some(q) = target
+                .strip_prefix("integration.request.querystring.")
+                .or_else(|| target.strip_prefix("integration.request.multivaluequerystring."))
+            {
                 format!("overwrite:querystring.{q}")
             } else {
                 // Path parameters are in the URI (mapped_uri); anything else is not a target.
