@@ -1081,7 +1081,7 @@ impl Directory {
 
     /// With PreventUserExistenceErrors ENABLED, an unknown user gets an answer as if a code
     /// went out, so the response does not reveal whether the user exists.
-    fn simulated_delivery(username: &str) -> CodeDelivery {
+    pub(crate) fn simulated_delivery(username: &str) -> CodeDelivery {
         let channel = if attributes::valid_phone(username) {
             Channel::Sms
         } else {

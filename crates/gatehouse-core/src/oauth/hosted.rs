@@ -14,6 +14,7 @@ use crate::auth::{sha256_hex, AuthOutcome, Caller, Challenge};
 use crate::clients::secret_hash;
 use crate::env::random_bytes;
 use crate::error::{Error, Result};
+use crate::users::CodeDelivery;
 use crate::Directory;
 
 /// How long the hosted session lasts (Cognito's hosted UI keeps its cookie one hour).
@@ -139,6 +140,29 @@ impl Directory {
         match self.store.get_user_by_sub(pool_id, sub).await? {
             Some(user) if user.enabled => Ok(Some((user, auth_time))),
             _ => Ok(None),
+        }
+    }
+
+    /// ResendConfirmationCode for the confirm page. With PreventUserExistenceErrors ENABLED an
+    /// account that needs no code (already confirmed, nowhere to send one) gets the answer an
+    /// unknown user gets, so the page does not tell them apart; the Cognito API says why, as
+    /// AWS does.
+    pub async fn hosted_resend_code(
+        &self,
+        client: &AppClient,
+        username: &str,
+    ) -> Result<Option<CodeDelivery>> {
+        let hash = hosted_secret_hash(client, username);
+        match self
+            .resend_confirmation_code(&client.client_id, username, hash.as_deref())
+            .await
+        {
+            Err(Error::InvalidParameter(_))
+                if client.prevent_user_existence_errors == "ENABLED" =>
+            {
+                Ok(Some(Self::simulated_delivery(username)))
+            }
+            other => other,
         }
     }
 

@@ -24,6 +24,22 @@ fn prevents_existence_errors(ctx: &Ctx) -> bool {
     ctx.client.prevent_user_existence_errors == "ENABLED"
 }
 
+const WRONG_CODE: &str = "Invalid verification code provided, please try again.";
+
+/// What a failed code check says on the page. With PreventUserExistenceErrors it reads the same
+/// whoever is named: an unknown user always gets "wrong code", so a known one whose code
+/// expired, was never sent or ran out of attempts (or who is already confirmed) gets it too.
+fn code_message(ctx: &Ctx, e: &Error) -> Option<String> {
+    match e {
+        Error::ExpiredCode(_) | Error::LimitExceeded(_) | Error::NotAuthorized(_)
+            if prevents_existence_errors(ctx) =>
+        {
+            Some(WRONG_CODE.to_string())
+        }
+        other => user_message(other),
+    }
+}
+
 fn sent(d: &CodeDelivery, what: &str) -> String {
     let by = match d.medium {
         Channel::Email => "email",
@@ -167,17 +183,7 @@ pub(crate) async fn confirm(State(h): H, uri: Uri, headers: HeaderMap, body: Bod
                 "Your account has been confirmed. Please sign in.".into(),
             )),
         ),
-        // Whether an account is already confirmed is about an account that exists: with
-        // PreventUserExistenceErrors it gets the answer a wrong code gets.
-        Err(Error::NotAuthorized(_)) if prevents_existence_errors(&ctx) => h.confirm_form(
-            &ctx,
-            StatusCode::BAD_REQUEST,
-            username,
-            Some(Notice::Error(
-                "Invalid verification code provided, please try again.".into(),
-            )),
-        ),
-        Err(e) => match user_message(&e) {
+        Err(e) => match code_message(&ctx, &e) {
             Some(m) => h.confirm_form(
                 &ctx,
                 StatusCode::BAD_REQUEST,
@@ -197,12 +203,7 @@ pub(crate) async fn resend(State(h): H, uri: Uri, headers: HeaderMap, body: Body
         let m = Notice::Error("Please enter your username to get a new code.".into());
         return h.confirm_form(&ctx, StatusCode::BAD_REQUEST, username, Some(m));
     }
-    let secret_hash = hosted_secret_hash(&ctx.client, username);
-    match h
-        .dir
-        .resend_confirmation_code(&ctx.grant.client_id, username, secret_hash.as_deref())
-        .await
-    {
+    match h.dir.hosted_resend_code(&ctx.client, username).await {
         Ok(Some(d)) => h.confirm_form(
             &ctx,
             StatusCode::OK,
@@ -214,14 +215,6 @@ pub(crate) async fn resend(State(h): H, uri: Uri, headers: HeaderMap, body: Body
             StatusCode::OK,
             username,
             Some(Notice::Info("A new code has been sent.".into())),
-        ),
-        Err(Error::InvalidParameter(_)) if prevents_existence_errors(&ctx) => h.confirm_form(
-            &ctx,
-            StatusCode::OK,
-            username,
-            Some(Notice::Info(
-                "If this account needs to be confirmed, a new code has been sent.".into(),
-            )),
         ),
         Err(e) => match user_message(&e) {
             Some(m) => h.confirm_form(
@@ -285,6 +278,10 @@ pub(crate) async fn reset(State(h): H, uri: Uri, headers: HeaderMap, body: Body)
     if password != raw(&form, "confirm_password") {
         return again("The passwords do not match.");
     }
+    // Checked here for everyone: the domain checks it only for a user that exists.
+    if let Err(e) = gatehouse_core::password::check_policy(&ctx.pool.password_policy, password) {
+        return again(&e.to_string());
+    }
     let secret_hash = hosted_secret_hash(&ctx.client, username);
     match h
         .dir
@@ -305,7 +302,7 @@ pub(crate) async fn reset(State(h): H, uri: Uri, headers: HeaderMap, body: Body)
                 "Your password has been changed. Please sign in with it.".into(),
             )),
         ),
-        Err(e) => match user_message(&e) {
+        Err(e) => match code_message(&ctx, &e) {
             Some(m) => again(&m),
             None => h.fault(&e),
         },
