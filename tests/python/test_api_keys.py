@@ -259,3 +259,19 @@ def test_aws_errors(env):
     apigw.delete_usage_plan(usagePlanId=p2["id"])
     apigw.delete_api_key(apiKey=key["id"])
     assert error(apigw.get_api_key, apiKey=key["id"])[0] == "NotFoundException"
+
+
+def test_values_are_sealed_at_rest_and_never_logged(env):
+    server = env
+    apigw = server.client("apigateway")
+    value = "secret-" + uuid.uuid4().hex
+    key = apigw.create_api_key(name="sealed", enabled=True, value=value)
+    assert apigw.get_api_key(apiKey=key["id"], includeValue=True)["value"] == value
+    api_id = keyed_api(server, stage="s")
+    plan = apigw.create_usage_plan(name="sealed", apiStages=[{"apiId": api_id, "stage": "s"}])
+    assert apigw.create_usage_plan_key(usagePlanId=plan["id"], keyId=key["id"], keyType="API_KEY")["value"] == value
+    assert call(server, api_id, "/s/pets", value, wait_for=200).status_code == 200
+    # Neither the database files nor the log hold the value in the clear.
+    for f in list(server.data_dir.rglob("*")) + [server.log_path]:
+        if f.is_file():
+            assert value.encode() not in f.read_bytes(), f

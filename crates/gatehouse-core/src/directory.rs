@@ -75,6 +75,12 @@ impl Directory {
         }
     }
 
+    /// The master-key box secrets at rest are sealed with (shared with the API service, which
+    /// seals API key values with it).
+    pub fn secrets(&self) -> Arc<SecretBox> {
+        Arc::clone(&self.secrets)
+    }
+
     pub fn config(&self) -> &DirectoryConfig {
         &self.config
     }

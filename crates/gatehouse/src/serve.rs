@@ -209,7 +209,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             format!("localhost:{}", args.gateway_listen.port()),
         )
         .with_region(args.region.clone())
-        .with_user_pools(pool_store),
+        .with_user_pools(pool_store)
+        .with_secrets(directory.secrets()),
     );
     let mgmt = Arc::new(MgmtApi {
         apis: Arc::clone(&apis),

@@ -57,6 +57,8 @@ pub struct ApiService {
     pub(crate) edit_lock: tokio::sync::Mutex<()>,
     /// The user pools, when known, so Cognito authorizers of REST APIs name pools that exist.
     pub(crate) pools: Option<Arc<dyn gatehouse_store::PoolStore>>,
+    /// Seals API key values at rest when set (`with_secrets`).
+    pub(crate) secrets: Option<Arc<crate::crypt::SecretBox>>,
 }
 
 impl ApiService {
@@ -78,7 +80,14 @@ impl ApiService {
             generation,
             edit_lock: tokio::sync::Mutex::new(()),
             pools: None,
+            secrets: None,
         }
+    }
+
+    /// Seals API key values at rest with the node's master key (the directory's box).
+    pub fn with_secrets(mut self, secrets: Arc<crate::crypt::SecretBox>) -> Self {
+        self.secrets = Some(secrets);
+        self
     }
 
     /// The user pools Cognito authorizers may name (without them only the ARN's shape is

@@ -3,8 +3,8 @@
 //! needs it), returned only when asked for (`includeValue`) and never logged. Usage plans,
 //! usage plan keys and usage live in `plans.rs` and `usage.rs`.
 //!
-//! Values are stored as given: ApiService holds no master key to seal them with (the hash is
-//! what is indexed and looked up).
+//! Values are sealed at rest with the node's master key when the service has it
+//! (`ApiService::with_secrets`), bound to the key's id; the hash is what is indexed.
 
 pub mod plans;
 pub mod usage;
@@ -184,9 +184,42 @@ impl ApiService {
         self.store.get_api_key(id).await?.ok_or_else(key_not_found)
     }
 
-    fn view(key: ApiKey, include_value: bool) -> ApiKeyView {
-        let value = include_value.then(|| key.value.clone());
-        ApiKeyView { key, value }
+    fn view(&self, key: ApiKey, include_value: bool) -> ApiResult<ApiKeyView> {
+        let value = if include_value {
+            Some(self.key_value(&key)?)
+        } else {
+            None
+        };
+        Ok(ApiKeyView { key, value })
+    }
+
+    /// The value as stored for key `id`: sealed when the service has a master key.
+    fn seal_value(&self, id: &str, value: &str) -> ApiResult<(String, bool)> {
+        match &self.secrets {
+            Some(b) => b
+                .seal(value.as_bytes(), &format!("apikey:{id}"), self.rng.as_ref())
+                .map(|s| (s, true))
+                .map_err(|e| ApiError::Internal(e.to_string())),
+            None => Ok((value.to_string(), false)),
+        }
+    }
+
+    /// A key's value in the clear.
+    pub(crate) fn key_value(&self, key: &ApiKey) -> ApiResult<String> {
+        if !key.value_sealed {
+            return Ok(key.value.clone());
+        }
+        let b = self.secrets.as_ref().ok_or_else(|| {
+            ApiError::Internal(format!(
+                "API key {} is sealed but this node has no master key",
+                key.id
+            ))
+        })?;
+        let plain = b
+            .open(&key.value, &format!("apikey:{}", key.id))
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        String::from_utf8(plain)
+            .map_err(|_| ApiError::Internal(format!("API key {} value is not UTF-8", key.id)))
     }
 
     /// Every stage key names an existing stage of a REST API.
@@ -217,15 +250,17 @@ impl ApiService {
             None => random_alnum(self.rng.as_ref(), GENERATED_VALUE_LEN),
         };
         check_tag_keys(&input.tags)?;
+        let id = random_lower_alnum(self.rng.as_ref(), KEY_ID_LEN);
+        let (stored, value_sealed) = self.seal_value(&id, &value)?;
         let key = ApiKey {
-            id: random_lower_alnum(self.rng.as_ref(), KEY_ID_LEN),
+            id,
             name: input.name.filter(|n| !n.is_empty()).unwrap_or_default(),
             description: input.description,
             enabled: input.enabled.unwrap_or(false),
             customer_id: input.customer_id.filter(|c| !c.is_empty()),
             generate_distinct_id: input.generate_distinct_id.unwrap_or(false),
-            value: value.clone(),
-            value_sealed: false,
+            value: stored,
+            value_sealed,
             value_hash: value_hash(&value),
             stage_keys: input
                 .stage_keys
@@ -263,7 +298,7 @@ impl ApiService {
     }
 
     pub async fn get_api_key(&self, id: &str, include_value: bool) -> ApiResult<ApiKeyView> {
-        Ok(Self::view(self.load_api_key(id).await?, include_value))
+        self.view(self.load_api_key(id).await?, include_value)
     }
 
     /// Keys ordered by id, filtered by name prefix and customer id, one page at a time.
@@ -305,7 +340,7 @@ impl ApiService {
                     continue;
                 }
                 let id = key.id.clone();
-                out.push(Self::view(key, query.include_values));
+                out.push(self.view(key, query.include_values)?);
                 if out.len() == limit {
                     return Ok((out, Some(id)));
                 }
@@ -329,7 +364,7 @@ impl ApiService {
         key.last_updated = self.clock.now();
         self.store.update_api_key(&key).await?;
         self.bump();
-        Ok(Self::view(key, false))
+        self.view(key, false)
     }
 
     pub async fn delete_api_key(&self, id: &str) -> ApiResult<()> {

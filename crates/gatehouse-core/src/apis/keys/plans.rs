@@ -50,12 +50,12 @@ pub struct UsagePlanKeyView {
 }
 
 impl UsagePlanKeyView {
-    fn of(key: &ApiKey) -> Self {
+    fn of(key: &ApiKey, value: String) -> Self {
         Self {
             id: key.id.clone(),
             key_type: "API_KEY".into(),
             name: key.name.clone(),
-            value: key.value.clone(),
+            value,
         }
     }
 }
@@ -503,7 +503,7 @@ impl ApiService {
             Err(e) => return Err(e.into()),
         }
         self.bump();
-        Ok(UsagePlanKeyView::of(&key))
+        Ok(UsagePlanKeyView::of(&key, self.key_value(&key)?))
     }
 
     pub async fn get_usage_plan_key(
@@ -521,7 +521,8 @@ impl ApiService {
         {
             return Err(key_not_found());
         }
-        Ok(UsagePlanKeyView::of(&self.load_api_key(key_id).await?))
+        let key = self.load_api_key(key_id).await?;
+        Ok(UsagePlanKeyView::of(&key, self.key_value(&key)?))
     }
 
     /// The plan's keys ordered by id; `name` filters by name prefix.
@@ -536,7 +537,7 @@ impl ApiService {
         for id in self.store.usage_plan_keys(plan_id).await? {
             if let Some(key) = self.store.get_api_key(&id).await? {
                 if name.is_none_or(|n| key.name.starts_with(n)) {
-                    views.push(UsagePlanKeyView::of(&key));
+                    views.push(UsagePlanKeyView::of(&key, self.key_value(&key)?));
                 }
             }
         }

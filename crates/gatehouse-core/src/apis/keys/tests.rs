@@ -295,3 +295,34 @@ async fn usage_reports_and_updates() {
     assert!(served.keys[0].value.is_empty());
     assert_eq!(served.plan_keys, vec![(p.id.clone(), key.id.clone())]);
 }
+
+#[tokio::test]
+async fn values_are_sealed_at_rest_with_the_master_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let box_ = Arc::new(crate::crypt::SecretBox::new(&[3u8; 32]).unwrap());
+    let s = service(&dir).await.with_secrets(box_);
+    let value = "sealed-value-0123456789abcdef".to_string();
+    let created = s
+        .create_api_key(ApiKeyInput {
+            value: Some(value.clone()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(created.value.as_deref(), Some(value.as_str()));
+    let stored = s.store.get_api_key(&created.key.id).await.unwrap().unwrap();
+    assert!(stored.value_sealed);
+    assert!(!stored.value.contains(&value));
+    assert_eq!(stored.value_hash, value_hash(&value));
+    let got = s.get_api_key(&created.key.id, true).await.unwrap();
+    assert_eq!(got.value, Some(value.clone()));
+    let p = s
+        .create_usage_plan(plan(&[("api1", "prod")]))
+        .await
+        .unwrap();
+    let pk = s
+        .create_usage_plan_key(&p.id, &created.key.id, "API_KEY")
+        .await
+        .unwrap();
+    assert_eq!(pk.value, value);
+}
