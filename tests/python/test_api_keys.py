@@ -275,3 +275,18 @@ def test_values_are_sealed_at_rest_and_never_logged(env):
     for f in list(server.data_dir.rglob("*")) + [server.log_path]:
         if f.is_file():
             assert value.encode() not in f.read_bytes(), f
+
+
+def test_tags_of_keys_and_plans(env):
+    server = env
+    apigw = server.client("apigateway")
+    key = apigw.create_api_key(name="tagged", tags={"team": "a"})
+    assert key["tags"] == {"team": "a"}
+    plan = apigw.create_usage_plan(name="tagged")
+    for arn, first in ((f"arn:aws:apigateway:us-east-1::/apikeys/{key['id']}", {"team": "a"}),
+                       (f"arn:aws:apigateway:us-east-1::/usageplans/{plan['id']}", {})):
+        assert apigw.get_tags(resourceArn=arn)["tags"] == first
+        apigw.tag_resource(resourceArn=arn, tags={"env": "dev"})
+        assert apigw.get_tags(resourceArn=arn)["tags"] == {**first, "env": "dev"}
+        apigw.untag_resource(resourceArn=arn, tagKeys=["env"])
+        assert apigw.get_tags(resourceArn=arn)["tags"] == first

@@ -570,3 +570,67 @@ pub fn method_throttle_path(
         escape(resource)
     )
 }
+
+/// What a `…::/apikeys/{id}` or `…::/usageplans/{id}` ARN names.
+pub(crate) enum TaggedArn {
+    ApiKey(String),
+    UsagePlan(String),
+}
+
+impl TaggedArn {
+    pub(crate) fn parse(arn: &str) -> Option<Self> {
+        let (_, rest) = arn.strip_prefix("arn:")?.split_once("::/")?;
+        let (kind, id) = rest.split_once('/')?;
+        if id.is_empty() || id.contains('/') {
+            return None;
+        }
+        match kind {
+            "apikeys" => Some(Self::ApiKey(id.to_string())),
+            "usageplans" => Some(Self::UsagePlan(id.to_string())),
+            _ => None,
+        }
+    }
+}
+
+impl ApiService {
+    /// GetTags of an API key or usage plan.
+    pub(crate) async fn key_or_plan_tags(
+        &self,
+        arn: &TaggedArn,
+    ) -> ApiResult<BTreeMap<String, String>> {
+        Ok(match arn {
+            TaggedArn::ApiKey(id) => self.load_api_key(id).await?.tags,
+            TaggedArn::UsagePlan(id) => self.load_usage_plan(id).await?.tags,
+        })
+    }
+
+    /// TagResource / UntagResource of an API key or usage plan.
+    pub(crate) async fn tag_key_or_plan(
+        &self,
+        arn: &TaggedArn,
+        add: BTreeMap<String, String>,
+        remove: &[String],
+    ) -> ApiResult<()> {
+        check_tag_keys(&add)?;
+        let _guard = self.edit_lock.lock().await;
+        let edit = |tags: &mut BTreeMap<String, String>| {
+            for k in remove {
+                tags.remove(k);
+            }
+            tags.extend(add);
+        };
+        match arn {
+            TaggedArn::ApiKey(id) => {
+                let mut key = self.load_api_key(id).await?;
+                edit(&mut key.tags);
+                self.store.update_api_key(&key).await?;
+            }
+            TaggedArn::UsagePlan(id) => {
+                let mut plan = self.load_usage_plan(id).await?;
+                edit(&mut plan.tags);
+                self.store.update_usage_plan(&plan).await?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -43,6 +43,9 @@ pub fn check_tag_keys(tags: &BTreeMap<String, String>) -> ApiResult<()> {
 impl ApiService {
     /// The tags of a REST API or stage ARN; other ARNs go to the v2 tags.
     pub async fn get_tags_v1(&self, arn: &str) -> ApiResult<BTreeMap<String, String>> {
+        if let Some(tagged) = crate::apis::keys::plans::TaggedArn::parse(arn) {
+            return self.key_or_plan_tags(&tagged).await;
+        }
         let Some((api_id, stage)) = rest_arn(arn)? else {
             return self.get_tags(arn).await;
         };
@@ -65,6 +68,9 @@ impl ApiService {
         add: BTreeMap<String, String>,
         remove: &[String],
     ) -> ApiResult<()> {
+        if let Some(tagged) = crate::apis::keys::plans::TaggedArn::parse(arn) {
+            return self.tag_key_or_plan(&tagged, add, remove).await;
+        }
         let Some((api_id, stage)) = rest_arn(arn)? else {
             return self.tag_resource(arn, add, remove).await;
         };
