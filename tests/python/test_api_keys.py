@@ -290,3 +290,21 @@ def test_tags_of_keys_and_plans(env):
         assert apigw.get_tags(resourceArn=arn)["tags"] == {**first, "env": "dev"}
         apigw.untag_resource(resourceArn=arn, tagKeys=["env"])
         assert apigw.get_tags(resourceArn=arn)["tags"] == first
+
+
+def test_import_api_keys_from_csv(env):
+    server = env
+    apigw = server.client("apigateway")
+    plan = apigw.create_usage_plan(name="imported")
+    v1, v2 = "imported-" + uuid.uuid4().hex, "imported-" + uuid.uuid4().hex
+    csv = f"Name,Key,Description,Enabled,UsagePlanIds\nimp1,{v1},first,true,{plan['id']}\nimp2,{v2},,false,\n"
+    out = apigw.import_api_keys(body=csv.encode(), format="csv")
+    assert len(out["ids"]) == 2
+    keys = {k["name"]: k for k in apigw.get_api_keys(nameQuery="imp", includeValues=True)["items"]}
+    assert (keys["imp1"]["value"], keys["imp1"]["enabled"], keys["imp1"]["description"]) == (v1, True, "first")
+    assert (keys["imp2"]["value"], keys["imp2"]["enabled"]) == (v2, False)
+    assert [k["id"] for k in apigw.get_usage_plan_keys(usagePlanId=plan["id"])["items"]] == [keys["imp1"]["id"]]
+    # A value taken already: the whole file is refused.
+    with pytest.raises(ClientError) as e:
+        apigw.import_api_keys(body=f"key,name\n{v1},again\n".encode(), format="csv")
+    assert e.value.response["Error"]["Code"] == "ConflictException"
