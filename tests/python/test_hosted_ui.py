@@ -404,7 +404,7 @@ def test_https_public_url_makes_cookies_secure(fresh_server, idp):
     r = requests.post(url, data={**fields, "username": "alice", "password": PASSWORD},
                       cookies={"__Host-gh_csrf": token}, allow_redirects=False)
     assert r.status_code == 302
-    (sess,) = [c for c in set_cookies(r) if c.startswith(f"gh_session_{pid}=")]
+    (sess,) = [c for c in set_cookies(r) if c.startswith(f"__Host-gh_session_{pid}=")]
     assert "Secure" in sess and "HttpOnly" in sess
 
 

@@ -4,9 +4,10 @@ of the account (confirmed, never asked for a code, out of attempts) or the passw
 import re
 
 import pytest
+import requests
 
 from conftest import make_user
-from test_hosted_ui import CALLBACK, Browser, alert, info, oauth_pool
+from test_hosted_ui import CALLBACK, Browser, alert, info, oauth_pool, set_cookies
 
 
 @pytest.fixture
@@ -55,3 +56,35 @@ def test_confirm_reads_the_same_after_too_many_wrong_codes(server, public_idp, h
         last = b.submit(b.get(f"/confirm?{q}"), username="pending", code="000000")
     unknown = b.submit(b.get(f"/confirm?{q}"), username="nobody", code="000000")
     assert (last.status_code, alert(last)) == (unknown.status_code, alert(unknown))
+
+
+def test_on_https_the_session_cookie_cannot_be_planted_by_a_sibling_domain(fresh_server):
+    # A sibling subdomain (or a network attacker on plain http) could set gh_session_<pool> for
+    # the IdP's host with its own session in it: the victim's next sign-in through any client
+    # of the pool would then silently be the attacker's account (login CSRF). __Host- cookies
+    # can only come from this origin over https, with Path=/ and no Domain.
+    s = fresh_server(extra_args=["--public-url", "https://id.example.com"])
+    sidp = s.client()
+    pid, cid = oauth_pool(sidp)
+    make_user(sidp, pid, "alice")
+    b = Browser(s)
+    r = b.authorize(cid)
+    (c,) = [c for c in set_cookies(r) if "gh_csrf=" in c]
+    url, fields = b.form(r)
+    token = c.split("=", 1)[1].split(";", 1)[0]
+    r = requests.post(url, data={**fields, "username": "alice", "password": "Corr3ct-Horse!"},
+                      cookies={"__Host-gh_csrf": token}, allow_redirects=False)
+    assert r.status_code == 302
+    (sess,) = [c for c in set_cookies(r) if "gh_session_" in c]
+    assert sess.startswith(f"__Host-gh_session_{pid}="), sess
+    assert "Secure" in sess and "Path=/" in sess and "Domain" not in sess
+    # The session is found under that name, and the plain name is not trusted on https.
+    value = sess.split("=", 1)[1].split(";", 1)[0]
+    r = requests.get(f"{s.url}/oauth2/authorize", params={
+        "client_id": cid, "response_type": "code", "redirect_uri": CALLBACK, "scope": "openid"},
+        cookies={f"__Host-gh_session_{pid}": value}, allow_redirects=False)
+    assert r.status_code == 302 and "code=" in r.headers["Location"]
+    r = requests.get(f"{s.url}/oauth2/authorize", params={
+        "client_id": cid, "response_type": "code", "redirect_uri": CALLBACK, "scope": "openid"},
+        cookies={f"gh_session_{pid}": value}, allow_redirects=False)
+    assert r.status_code == 200

@@ -13,7 +13,7 @@ use gatehouse_core::Error;
 use http_body_util::BodyExt;
 use maud::Markup;
 
-use super::cookies::{self, CookieJar};
+use super::cookies;
 use super::pages::{self, Field, Form, Frame, NameKind, Notice};
 use super::response::{self, redirect_source};
 use super::{csrf, Hosted, FORM_LIMIT};
@@ -333,7 +333,7 @@ impl Hosted {
         pool_id: &str,
         headers: &HeaderMap,
     ) -> Result<Option<(User, i64)>, Error> {
-        match cookies::get(headers, &CookieJar::session_name(pool_id)) {
+        match cookies::get(headers, &self.jar.session_name(pool_id)) {
             Some(token) => self.dir.hosted_session(pool_id, token).await,
             None => Ok(None),
         }

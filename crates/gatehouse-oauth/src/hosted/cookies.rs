@@ -39,9 +39,14 @@ impl CookieJar {
     }
 
     /// The hosted session cookie of a pool (pool ids are `<region>_<alphanumerics>`, valid
-    /// cookie-name characters).
-    pub fn session_name(pool_id: &str) -> String {
-        format!("gh_session_{pool_id}")
+    /// cookie-name characters). `__Host-` on https too: a session planted by a sibling
+    /// subdomain would sign the victim in to the planter's account.
+    pub fn session_name(&self, pool_id: &str) -> String {
+        if self.secure {
+            format!("__Host-gh_session_{pool_id}")
+        } else {
+            format!("gh_session_{pool_id}")
+        }
     }
 
     fn build(&self, name: &str, value: &str, max_age: Option<i64>) -> Option<HeaderValue> {
@@ -93,6 +98,7 @@ mod tests {
             Some("gh_session_x=v; Path=/; HttpOnly; SameSite=Lax; Secure")
         );
         assert_eq!(jar.csrf_name(), "__Host-gh_csrf");
+        assert_eq!(jar.session_name("p"), "__Host-gh_session_p");
         let plain = CookieJar { secure: false };
         let c = plain
             .clear("gh_csrf")

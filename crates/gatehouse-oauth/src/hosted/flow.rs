@@ -16,7 +16,7 @@ use gatehouse_core::store::User;
 use gatehouse_core::Error;
 
 use super::context::{self, name_kind, password_hint, raw, text, user_message, Ctx};
-use super::cookies::{self, CookieJar};
+use super::cookies;
 use super::pages::{self, Notice, Pending, SignIn};
 use super::response;
 use super::Hosted;
@@ -336,7 +336,7 @@ pub(crate) async fn logout(State(h): H, uri: Uri, headers: HeaderMap) -> Respons
         // Nowhere to go: the session still ends, and a page says so.
         None
     };
-    let name = CookieJar::session_name(&client.pool_id);
+    let name = h.jar.session_name(&client.pool_id);
     if let Some(token) = cookies::get(&headers, &name) {
         if let Err(e) = h.dir.hosted_session_end(&client.pool_id, token).await {
             return h.fault(&e);
@@ -389,7 +389,7 @@ impl Hosted {
     ) -> Response {
         match step {
             HostedStep::SignedIn { user, auth_time } => {
-                let name = CookieJar::session_name(&ctx.grant.pool_id);
+                let name = self.jar.session_name(&ctx.grant.pool_id);
                 // A new sign-in replaces whatever session this browser had.
                 if let Some(old) = cookies::get(headers, &name) {
                     if let Err(e) = self.dir.hosted_session_end(&ctx.grant.pool_id, old).await {
