@@ -308,3 +308,19 @@ def test_import_api_keys_from_csv(env):
     with pytest.raises(ClientError) as e:
         apigw.import_api_keys(body=f"key,name\n{v1},again\n".encode(), format="csv")
     assert e.value.response["Error"]["Code"] == "ConflictException"
+
+
+def test_keys_from_an_authorizer_are_not_taken_from_the_header(env):
+    server = env
+    apigw = server.client("apigateway")
+    api_id = keyed_api(server, stage="auth")
+    key = apigw.create_api_key(name="authz", enabled=True)
+    plan = apigw.create_usage_plan(name="authz", apiStages=[{"apiId": api_id, "stage": "auth"}])
+    apigw.create_usage_plan_key(usagePlanId=plan["id"], keyId=key["id"], keyType="API_KEY")
+    assert call(server, api_id, "/auth/pets", key["value"], wait_for=200).status_code == 200
+    apigw.update_rest_api(restApiId=api_id, patchOperations=[
+        {"op": "replace", "path": "/apiKeySource", "value": "AUTHORIZER"}])
+    apigw.create_deployment(restApiId=api_id, stageName="auth")
+    # No Lambda authorizer supplies a key here: refused, as AWS refuses a missing one.
+    r = call(server, api_id, "/auth/pets", key["value"], wait_for=403)
+    assert (r.status_code, r.json()) == (403, FORBIDDEN)

@@ -281,6 +281,9 @@ struct KeyEntry {
 #[derive(Debug, Default)]
 pub struct KeyTable {
     keys: HashMap<[u8; 32], KeyEntry>,
+    /// `{apiId}/{stage}` of REST APIs whose keys come from a Lambda authorizer
+    /// (`apiKeySource: AUTHORIZER`): Lambda authorizers are not run, so no key reaches them.
+    authorizer_sourced: std::collections::HashSet<String>,
 }
 
 fn digest(value: &str) -> [u8; 32] {
@@ -412,7 +415,32 @@ impl UsageState {
             let live: std::collections::HashSet<_> = live_buckets.into_iter().collect();
             m.retain(|k, _| live.contains(k));
         }
-        KeyTable { keys }
+        KeyTable {
+            keys,
+            authorizer_sourced: Default::default(),
+        }
+    }
+
+    /// Replaces every counter's view of the stored counts (other nodes' counts reach this
+    /// one this way). Call with the flush lock held.
+    pub fn refresh(&self, stored: &[UsageCount]) {
+        let mut counts: HashMap<(&str, &str), Vec<(i64, i64)>> = HashMap::new();
+        for c in stored {
+            counts
+                .entry((c.plan_id.as_str(), c.key_id.as_str()))
+                .or_default()
+                .push((c.day, c.used));
+        }
+        let counters: Vec<_> = match self.counters.lock() {
+            Ok(m) => m.iter().map(|(k, c)| (k.clone(), Arc::clone(c))).collect(),
+            Err(_) => return,
+        };
+        for ((plan, key), counter) in &counters {
+            let days = counts
+                .remove(&(plan.as_str(), key.as_str()))
+                .unwrap_or_default();
+            counter.set_stored(days);
+        }
     }
 
     /// Takes every counter's pending counts for the store: the counts, and what to settle
@@ -476,15 +504,16 @@ impl KeyTable {
     /// Whether the request may go on, counting it when it does. `now` is Unix seconds (quota
     /// periods), `now_ns` the monotonic clock (buckets).
     pub fn check(&self, req: &KeyedRequest<'_>, now: i64, now_ns: u64) -> Result<KeyUse, Reject> {
+        let stage = format!("{}/{}", req.api_id, req.stage);
+        if self.authorizer_sourced.contains(&stage) {
+            return Err(Reject::Forbidden);
+        }
         let value = req.api_key.ok_or(Reject::Forbidden)?;
         let entry = self.keys.get(&digest(value)).ok_or(Reject::Forbidden)?;
         if !entry.enabled {
             return Err(Reject::Forbidden);
         }
-        let plan = entry
-            .stages
-            .get(&format!("{}/{}", req.api_id, req.stage))
-            .ok_or(Reject::Forbidden)?;
+        let plan = entry.stages.get(&stage).ok_or(Reject::Forbidden)?;
         let method = format!("{}/{}", req.resource_path, req.http_method);
         let limit = plan
             .methods
@@ -510,6 +539,13 @@ impl KeyTable {
         Ok(KeyUse {
             key_id: entry.id.clone(),
         })
+    }
+
+    /// Marks the stages whose API takes its keys from a Lambda authorizer
+    /// (`apiKeySource: AUTHORIZER`): refused, as no authorizer here supplies a key.
+    pub fn with_authorizer_sourced(mut self, stages: impl IntoIterator<Item = String>) -> Self {
+        self.authorizer_sourced = stages.into_iter().collect();
+        self
     }
 
     pub fn is_empty(&self) -> bool {
@@ -635,6 +671,11 @@ mod tests {
         // A rebuilt table keeps the buckets.
         let t2 = state.compile(&served(Some((1.0, 2)), None), &[]);
         assert_eq!(t2.check(&slow, NOW, ns), Err(Reject::TooManyRequests));
+        // An API whose keys come from an authorizer refuses header keys.
+        let t3 = state
+            .compile(&served(None, None), &[])
+            .with_authorizer_sourced(["api/prod".to_string()]);
+        assert_eq!(t3.check(&r, NOW, ns), Err(Reject::Forbidden));
     }
 
     #[test]
@@ -667,8 +708,17 @@ mod tests {
         let total: i64 = counts.iter().map(|c| c.used).sum();
         assert_eq!(total, 2);
         UsageState::finish(taken, false);
-        let (counts, _) = state.take_pending();
+        let (counts, taken) = state.take_pending();
         assert_eq!(counts.iter().map(|c| c.used).sum::<i64>(), 2);
+        UsageState::finish(taken, true);
+        // Another node used the rest of tomorrow's quota: a refresh brings it in.
+        state.refresh(&[UsageCount {
+            plan_id: "p1".into(),
+            key_id: "k1".into(),
+            day: today + 1,
+            used: 5,
+        }]);
+        assert_eq!(t.check(&r, NOW + 86_400, ns), Err(Reject::QuotaExceeded));
     }
 
     #[test]

@@ -201,7 +201,19 @@ impl Gateway {
             &mappings,
             &self.directory.config().public_url,
         );
-        snapshot.api_keys = Arc::new(self.usage.compile(&keys, &counts));
+        let authorizer_sourced = rest_stages
+            .iter()
+            .filter(|ds| {
+                ds.snapshot
+                    .api_key_source
+                    .eq_ignore_ascii_case("AUTHORIZER")
+            })
+            .map(|ds| format!("{}/{}", ds.api.id, ds.stage.name));
+        snapshot.api_keys = Arc::new(
+            self.usage
+                .compile(&keys, &counts)
+                .with_authorizer_sourced(authorizer_sourced),
+        );
         self.snapshot.store(Arc::new(snapshot));
         Ok(stages.len() + rest_stages.len())
     }
@@ -224,15 +236,33 @@ impl Gateway {
         api_keys::UsageState::finish(taken, written);
     }
 
-    /// Flushes API key usage every second.
+    /// Re-reads the stored usage counters, so quotas see what other nodes counted.
+    pub async fn refresh_usage(&self, apis: &ApiService) {
+        let _flush = self.usage.flush.lock().await;
+        match apis
+            .usage_counts_since(api_keys::stored_since(apis.now()))
+            .await
+        {
+            Ok(counts) => self.usage.refresh(&counts),
+            Err(e) => tracing::warn!(error = %e, "reading API key usage failed; retrying"),
+        }
+    }
+
+    /// Flushes API key usage every second, and re-reads everyone's every few seconds.
     fn spawn_usage_flusher(self: &Arc<Self>, apis: Arc<ApiService>) {
+        const REFRESH_EVERY: u32 = 5;
         let gw = Arc::clone(self);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(1));
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut ticks = 0u32;
             loop {
                 tick.tick().await;
                 gw.flush_usage(&apis).await;
+                ticks = ticks.wrapping_add(1);
+                if ticks.is_multiple_of(REFRESH_EVERY) {
+                    gw.refresh_usage(&apis).await;
+                }
             }
         });
     }
