@@ -603,4 +603,23 @@ async fn custom_domains_map_to_rest_stages() {
     // The execute-api host still serves it, the stage in the path.
     let (s, _, _) = call(&e.gw, "GET", HOST, "/prod/pets", &[]).await;
     assert_eq!(s, 200);
+    // Lambda events through a custom domain: `path` as requested (base path included), the
+    // domain's name and prefix, the mapped stage.
+    let id = sign(&e, &e.pool, json!({"token_use": "id", "aud": "client-1"})).await;
+    let (s, _, event) = call(
+        &e.gw,
+        "GET",
+        "api.example.com",
+        "/v1/pets/9",
+        &[("authorization", &id)],
+    )
+    .await;
+    assert_eq!(s, 200, "{event}");
+    assert_eq!(event["path"], "/v1/pets/9");
+    assert_eq!(event["resource"], "/pets/{petId}");
+    let rc = &event["requestContext"];
+    assert_eq!(rc["path"], "/v1/pets/9");
+    assert_eq!(rc["stage"], "prod");
+    assert_eq!(rc["domainName"], "api.example.com");
+    assert_eq!(rc["domainPrefix"], "api");
 }
