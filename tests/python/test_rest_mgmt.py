@@ -404,7 +404,7 @@ def test_methods_and_method_responses(apigw, rest, pool):
     assert mr == {**mr, "statusCode": "201", "responseParameters": {"method.response.header.Location": True}}
     fails(apigw.put_method_response, "ConflictException", 409, "Response already exists for this resource",
           restApiId=api_id, resourceId=r["id"], httpMethod="POST", statusCode="201")
-    fails(apigw.put_method_response, "BadRequestException", 400,
+    fails(apigw.put_method_response, "BadRequestException", 400, "Invalid status code specified",
           restApiId=api_id, resourceId=r["id"], httpMethod="POST", statusCode="2000")
     fails(apigw.put_method_response, "BadRequestException", 400,
           restApiId=api_id, resourceId=r["id"], httpMethod="POST", statusCode="400", responseParameters={"header.X": True})
@@ -464,7 +464,14 @@ def test_integrations_and_integration_responses(apigw, rest):
     fails(put, "BadRequestException", 400, "Timeout should be between 50 ms and 29000 ms",
           type="HTTP_PROXY", integrationHttpMethod="GET", uri=BACKEND, timeoutInMillis=49)
     fails(put, "BadRequestException", 400, type="HTTP_PROXY", integrationHttpMethod="GET", uri=BACKEND, passthroughBehavior="ALWAYS")
-    fails(put, "BadRequestException", 400, type="SOAP")
+    fails(put, "BadRequestException", 400,
+          "1 validation error detected: Value 'SOAP' at 'putIntegrationInput.type' failed to satisfy constraint: Member must satisfy enum value set: [HTTP, AWS, MOCK, HTTP_PROXY, AWS_PROXY]",
+          type="SOAP")
+    # Stage variables in the backend: the host, or the whole function ARN.
+    put(type="HTTP_PROXY", integrationHttpMethod="GET", uri="https://${stageVariables.host}/{proxy}")
+    put(type="AWS_PROXY", integrationHttpMethod="POST",
+        uri="arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/${stageVariables.fnArn}/invocations")
+    put(type="MOCK", requestTemplates={"application/json": '{"statusCode": 200}'})
     fails(put, "BadRequestException", 400, type="HTTP_PROXY", integrationHttpMethod="GET", uri=BACKEND,
           requestParameters={"integration.request.body": "method.request.path.proxy"})
     # The refused puts left the MOCK integration in place.
@@ -622,9 +629,14 @@ def test_deployments_and_stages(apigw, rest):
     fails(apigw.create_stage, "ConflictException", 409, "Stage already exists", restApiId=api_id, stageName="prod", deploymentId=d2["id"])
     fails(apigw.create_stage, "NotFoundException", 404, "Invalid Deployment identifier specified",
           restApiId=api_id, stageName="qa", deploymentId="nosuch")
-    fails(apigw.create_stage, "BadRequestException", 400, restApiId=api_id, stageName="q a", deploymentId=d2["id"])
-    fails(apigw.create_stage, "BadRequestException", 400, restApiId=api_id, stageName="qa", deploymentId=d2["id"],
-          variables={"bad name": "x"})
+    fails(apigw.create_stage, "BadRequestException", 400, "Stage name only allows a-zA-Z0-9_-",
+          restApiId=api_id, stageName="q a", deploymentId=d2["id"])
+    fails(apigw.create_stage, "BadRequestException", 400,
+          "Stage variable names may only contain alphanumeric characters and underscores",
+          restApiId=api_id, stageName="qa", deploymentId=d2["id"], variables={"bad name": "x"})
+    fails(apigw.create_stage, "BadRequestException", 400,
+          "Stage variable values must match the regular expression [A-Za-z0-9-._~:/?#&=,]+",
+          restApiId=api_id, stageName="qa", deploymentId=d2["id"], variables={"v": "a b"})
     assert sorted(s["stageName"] for s in apigw.get_stages(restApiId=api_id)["item"]) == ["dev", "prod"]
     assert [s["stageName"] for s in apigw.get_stages(restApiId=api_id, deploymentId=d1["id"])["item"]] == ["dev"]
 

@@ -248,3 +248,119 @@ impl ApiService {
         Ok((api, snapshot))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::env::OsRandom;
+
+    fn mock(verb: &str) -> RestMethodDefinition {
+        RestMethodDefinition {
+            http_method: verb.into(),
+            method: MethodInput {
+                authorization_type: Some("NONE".into()),
+                ..MethodInput::default()
+            },
+            integration: Some(RestIntegrationInput {
+                integration_type: Some("MOCK".into()),
+                ..RestIntegrationInput::default()
+            }),
+            ..RestMethodDefinition::default()
+        }
+    }
+
+    fn api() -> RestApi {
+        RestApi {
+            resources: vec![Resource {
+                id: "root".into(),
+                path: "/".into(),
+                ..Resource::default()
+            }],
+            ..RestApi::default()
+        }
+    }
+
+    fn paths(api: &RestApi) -> Vec<String> {
+        let mut p: Vec<String> = api.resources.iter().map(|r| r.path.clone()).collect();
+        p.sort();
+        p
+    }
+
+    #[test]
+    fn merge_builds_the_tree_and_overwrite_replaces_it() {
+        let mut a = api();
+        let def = RestApiDefinition {
+            paths: vec![
+                ("/pets/{id}".into(), vec![mock("GET")]),
+                ("/pets".into(), vec![mock("POST")]),
+            ],
+            ..RestApiDefinition::default()
+        };
+        apply_definition(&mut a, def, PutMode::Merge, &OsRandom).unwrap();
+        assert_eq!(paths(&a), vec!["/", "/pets", "/pets/{id}"]);
+        let other = RestApiDefinition {
+            paths: vec![("/toys".into(), vec![mock("ANY")])],
+            ..RestApiDefinition::default()
+        };
+        apply_definition(&mut a.clone(), other.clone(), PutMode::Merge, &OsRandom).unwrap();
+        apply_definition(&mut a, other, PutMode::Overwrite, &OsRandom).unwrap();
+        assert_eq!(paths(&a), vec!["/", "/toys"]);
+        assert_eq!(
+            a.resources.iter().find(|r| r.path == "/").unwrap().id,
+            "root"
+        );
+    }
+
+    #[test]
+    fn authorizers_resolve_by_name_and_keep_their_ids() {
+        let arn = "arn:aws:cognito-idp:us-east-1:000000000000:userpool/us-east-1_Abc";
+        let cognito = RestAuthorizerInput {
+            name: Some("pool".into()),
+            authorizer_type: Some("COGNITO_USER_POOLS".into()),
+            provider_arns: Some(vec![arn.into()]),
+            identity_source: Some("method.request.header.Authorization".into()),
+            ..RestAuthorizerInput::default()
+        };
+        let mut secured = mock("GET");
+        secured.method.authorization_type = Some("COGNITO_USER_POOLS".into());
+        secured.method.authorizer_id = Some("pool".into());
+        let def = RestApiDefinition {
+            authorizers: vec![cognito],
+            paths: vec![("/me".into(), vec![secured])],
+            ..RestApiDefinition::default()
+        };
+        let mut a = api();
+        apply_definition(&mut a, def.clone(), PutMode::Merge, &OsRandom).unwrap();
+        let id = a.authorizers[0].id.clone();
+        let me = a.resources.iter().find(|r| r.path == "/me").unwrap();
+        assert_eq!(
+            me.methods["GET"].authorizer_id.as_deref(),
+            Some(id.as_str())
+        );
+        apply_definition(&mut a, def.clone(), PutMode::Overwrite, &OsRandom).unwrap();
+        assert_eq!(a.authorizers.len(), 1);
+        assert_eq!(a.authorizers[0].id, id);
+        // A scheme the definition does not declare is refused.
+        let mut bad = def;
+        bad.authorizers.clear();
+        assert!(apply_definition(&mut api(), bad, PutMode::Merge, &OsRandom).is_err());
+    }
+
+    #[test]
+    fn tree_rules_hold_on_import() {
+        let def = RestApiDefinition {
+            paths: vec![
+                ("/{a}/x".into(), vec![mock("GET")]),
+                ("/{b}/y".into(), vec![mock("GET")]),
+            ],
+            ..RestApiDefinition::default()
+        };
+        let e = apply_definition(&mut api(), def, PutMode::Merge, &OsRandom).unwrap_err();
+        assert!(e.to_string().contains("only one is allowed"), "{e}");
+        let greedy = RestApiDefinition {
+            paths: vec![("/{proxy+}/x".into(), vec![mock("GET")])],
+            ..RestApiDefinition::default()
+        };
+        assert!(apply_definition(&mut api(), greedy, PutMode::Merge, &OsRandom).is_err());
+    }
+}

@@ -63,9 +63,12 @@ pub fn is_lambda_invocation_uri(uri: &str) -> bool {
     else {
         return false;
     };
+    // The function may come from a stage variable (`${stageVariables.fn}`).
+    let from_stage = function.contains("${stageVariables.");
     !region.is_empty()
-        && (function.starts_with("arn:aws:lambda:") || function.starts_with("arn:aws-"))
-        && function.contains(":function:")
+        && (from_stage
+            || ((function.starts_with("arn:aws:lambda:") || function.starts_with("arn:aws-"))
+                && function.contains(":function:")))
 }
 
 fn is_http_url(uri: &str) -> bool {
@@ -168,7 +171,7 @@ fn check_integration(i: &RestIntegration) -> ApiResult<()> {
         }
         other => {
             return Err(ApiError::bad(format!(
-                "Invalid integration type specified: {other}. Valid values are HTTP, AWS, MOCK, HTTP_PROXY and AWS_PROXY"
+                "1 validation error detected: Value '{other}' at 'putIntegrationInput.type' failed to satisfy constraint: Member must satisfy enum value set: [HTTP, AWS, MOCK, HTTP_PROXY, AWS_PROXY]"
             )))
         }
     }
@@ -603,6 +606,13 @@ mod tests {
             "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/hello/invocations"
         ));
         assert!(!is_lambda_invocation_uri("https://example.com"));
+        assert!(is_lambda_invocation_uri(
+            "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:000000000000:function:${stageVariables.fn}/invocations"
+        ));
+        assert!(is_lambda_invocation_uri(
+            "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/${stageVariables.fnArn}/invocations"
+        ));
+        assert!(is_http_url("https://${stageVariables.host}/pets"));
     }
 
     #[test]

@@ -57,9 +57,7 @@ pub fn check_status_code(code: &str) -> ApiResult<()> {
     if ok {
         Ok(())
     } else {
-        Err(ApiError::bad(format!(
-            "Invalid status code specified: {code}. A status code is 3 digits from 100 to 599"
-        )))
+        Err(ApiError::bad("Invalid status code specified"))
     }
 }
 

@@ -42,9 +42,7 @@ pub fn check_stage_name(name: &str) -> ApiResult<()> {
     if ok {
         Ok(())
     } else {
-        Err(ApiError::bad(format!(
-            "Stage name only allows a-zA-Z0-9_- and at most 128 characters: {name}"
-        )))
+        Err(ApiError::bad("Stage name only allows a-zA-Z0-9_-"))
     }
 }
 
@@ -52,9 +50,9 @@ pub fn check_variables(v: &BTreeMap<String, String>) -> ApiResult<()> {
     for (k, val) in v {
         if k.is_empty() || k.len() > 64 || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
         {
-            return Err(ApiError::bad(format!(
-                "Stage variable name {k} must match regular expression: [A-Za-z0-9_]+"
-            )));
+            return Err(ApiError::bad(
+                "Stage variable names may only contain alphanumeric characters and underscores",
+            ));
         }
         let value_ok = !val.is_empty()
             && val.len() <= 512
@@ -62,9 +60,9 @@ pub fn check_variables(v: &BTreeMap<String, String>) -> ApiResult<()> {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || "-._~:/?#&=,".contains(c));
         if !value_ok {
-            return Err(ApiError::bad(format!(
-                "Stage variable value {val} for variable {k} must match regular expression: [A-Za-z0-9-._~:/?#&=,]+"
-            )));
+            return Err(ApiError::bad(
+                "Stage variable values must match the regular expression [A-Za-z0-9-._~:/?#&=,]+",
+            ));
         }
     }
     Ok(())
