@@ -2,12 +2,14 @@
 who has an account when the client's PreventUserExistenceErrors is ENABLED, whatever the state
 of the account (confirmed, never asked for a code, out of attempts) or the password typed."""
 import re
+import time
 
+import pyotp
 import pytest
 import requests
 
 from conftest import make_user
-from test_hosted_ui import CALLBACK, Browser, alert, info, oauth_pool, set_cookies
+from test_hosted_ui import CALLBACK, Browser, alert, heading, info, oauth_pool, set_cookies
 
 
 @pytest.fixture
@@ -88,3 +90,34 @@ def test_on_https_the_session_cookie_cannot_be_planted_by_a_sibling_domain(fresh
         "client_id": cid, "response_type": "code", "redirect_uri": CALLBACK, "scope": "openid"},
         cookies={f"gh_session_{pid}": value}, allow_redirects=False)
     assert r.status_code == 200
+
+
+def test_mfa_code_guessing_counts_towards_lockout(server, idp, public_idp):
+    # Three wrong codes end a challenge session, but a new one was only a password away, and a
+    # right password cleared the failure count: whoever had the password could guess codes
+    # forever. Wrong codes now count as failed sign-ins until a sign-in completes.
+    pid, cid = oauth_pool(idp)
+    idp.set_user_pool_mfa_config(UserPoolId=pid, MfaConfiguration="OPTIONAL",
+                                 SoftwareTokenMfaConfiguration={"Enabled": True})
+    make_user(idp, pid, "mia")
+    access = public_idp.initiate_auth(ClientId=cid, AuthFlow="USER_PASSWORD_AUTH",
+                                      AuthParameters={"USERNAME": "mia", "PASSWORD": "Corr3ct-Horse!"})[
+        "AuthenticationResult"]["AccessToken"]
+    totp = pyotp.TOTP(public_idp.associate_software_token(AccessToken=access)["SecretCode"])
+    t = time.time()
+    public_idp.verify_software_token(AccessToken=access, UserCode=totp.at(t))
+    public_idp.set_user_mfa_preference(AccessToken=access,
+                                       SoftwareTokenMfaSettings={"Enabled": True, "PreferredMfa": True})
+    valid = {totp.at(t + d) for d in (-60, -30, 0, 30, 60, 90)}
+    wrong = next(c for c in (f"{n:06d}" for n in range(1000000)) if c not in valid)
+    b = Browser(server)
+    for _ in range(2):
+        r = b.sign_in(cid, "mia")
+        assert heading(r) == "Multi-factor authentication", alert(r)
+        for _ in range(3):
+            r = b.submit(r, code=wrong)
+            if heading(r) != "Multi-factor authentication":
+                break
+    r = b.sign_in(cid, "mia")
+    assert (r.status_code, alert(r)) == (400, "Password attempts exceeded")
+    idp.delete_user_pool(UserPoolId=pid)

@@ -268,7 +268,6 @@ impl Directory {
         user: User,
         ctx: SignInContext,
     ) -> Result<AuthOutcome> {
-        self.clear_failed_sign_ins(&user).await?;
         if !user.enabled {
             return Err(Error::not_authorized("User is disabled."));
         }
@@ -323,6 +322,9 @@ impl Directory {
         user: &User,
         ctx: &SignInContext,
     ) -> Result<AuthOutcome> {
+        // Only a completed sign-in clears the failures: a right password followed by wrong
+        // MFA codes must not reset the count those codes add to (lockout.rs).
+        self.clear_failed_sign_ins(user).await?;
         if ctx.hosted {
             return Ok(AuthOutcome::SignedIn {
                 user: Box::new(user.clone()),
@@ -485,7 +487,19 @@ impl Directory {
                 self.srp_respond(&pool, &client, user, &stored, &responses)
                     .await
             }
-            "SOFTWARE_TOKEN_MFA" | "SMS_MFA" | "EMAIL_OTP" | "MFA_SETUP" | "SELECT_MFA_TYPE" => {
+            "SOFTWARE_TOKEN_MFA" | "SMS_MFA" | "EMAIL_OTP" => {
+                let result = self
+                    .mfa_respond(&pool, &client, user.clone(), &stored, &responses)
+                    .await;
+                // A wrong code is a failed sign-in, and so is the one that used up the
+                // session's attempts: otherwise a new session, one password away, gives
+                // whoever has the password endless guesses.
+                if matches!(result, Err(Error::CodeMismatch(_) | Error::NotAuthorized(_))) {
+                    self.record_failed_sign_in(&user).await?;
+                }
+                result
+            }
+            "MFA_SETUP" | "SELECT_MFA_TYPE" => {
                 self.mfa_respond(&pool, &client, user, &stored, &responses)
                     .await
             }
