@@ -264,7 +264,8 @@ struct StagePlan {
     plan_id: String,
     throttle: Option<(Limit, Arc<Gcra>)>,
     /// `{resourcePath}/{METHOD}` -> its own limits and bucket.
-    methods: HashMap<String, (Limit, Arc<Gcra>)>,
+    /// Resource path -> method (or `*`) -> its own limits and bucket.
+    methods: HashMap<String, HashMap<String, (Limit, Arc<Gcra>)>>,
     quota: Option<QuotaRule>,
     counter: Arc<Counter>,
 }
@@ -274,7 +275,9 @@ struct KeyEntry {
     id: String,
     enabled: bool,
     /// `{apiId}/{stage}` -> the plan covering it.
-    stages: HashMap<String, StagePlan>,
+    /// API id -> stage -> the plan covering it (nested, so a request looks up with its
+    /// own strings and allocates nothing).
+    stages: HashMap<String, HashMap<String, StagePlan>>,
 }
 
 /// The immutable key table of a snapshot: SHA-256 of a key's value -> the key.
@@ -283,7 +286,8 @@ pub struct KeyTable {
     keys: HashMap<[u8; 32], KeyEntry>,
     /// `{apiId}/{stage}` of REST APIs whose keys come from a Lambda authorizer
     /// (`apiKeySource: AUTHORIZER`): Lambda authorizers are not run, so no key reaches them.
-    authorizer_sourced: std::collections::HashSet<String>,
+    /// API id -> stages.
+    authorizer_sourced: HashMap<String, std::collections::HashSet<String>>,
 }
 
 fn digest(value: &str) -> [u8; 32] {
@@ -379,21 +383,25 @@ impl UsageState {
                     (l, self.bucket(plan_id, key_id, &name))
                 });
             for s in &plan.api_stages {
-                let methods = s
-                    .throttle
-                    .iter()
-                    .filter_map(|(m, t)| {
-                        let limit = Limit::from_settings(t)?;
-                        let name = format!(
-                            "{}:{}/{m}/{}/{}",
-                            s.api_id, s.stage, limit.rate, limit.burst
-                        );
-                        live_buckets.push((plan_id.clone(), key_id.clone(), name.clone()));
-                        Some((m.clone(), (limit, self.bucket(plan_id, key_id, &name))))
-                    })
-                    .collect();
-                entry.stages.insert(
-                    format!("{}/{}", s.api_id, s.stage),
+                let mut methods: HashMap<String, HashMap<String, _>> = HashMap::new();
+                for (m, t) in &s.throttle {
+                    let (Some(limit), Some((path, verb))) =
+                        (Limit::from_settings(t), m.rsplit_once('/'))
+                    else {
+                        continue;
+                    };
+                    let name = format!(
+                        "{}:{}/{m}/{}/{}",
+                        s.api_id, s.stage, limit.rate, limit.burst
+                    );
+                    live_buckets.push((plan_id.clone(), key_id.clone(), name.clone()));
+                    methods.entry(path.to_string()).or_default().insert(
+                        verb.to_ascii_uppercase(),
+                        (limit, self.bucket(plan_id, key_id, &name)),
+                    );
+                }
+                entry.stages.entry(s.api_id.clone()).or_default().insert(
+                    s.stage.clone(),
                     StagePlan {
                         plan_id: plan_id.clone(),
                         throttle: throttle.clone(),
@@ -504,8 +512,11 @@ impl KeyTable {
     /// Whether the request may go on, counting it when it does. `now` is Unix seconds (quota
     /// periods), `now_ns` the monotonic clock (buckets).
     pub fn check(&self, req: &KeyedRequest<'_>, now: i64, now_ns: u64) -> Result<KeyUse, Reject> {
-        let stage = format!("{}/{}", req.api_id, req.stage);
-        if self.authorizer_sourced.contains(&stage) {
+        if self
+            .authorizer_sourced
+            .get(req.api_id)
+            .is_some_and(|s| s.contains(req.stage))
+        {
             return Err(Reject::Forbidden);
         }
         let value = req.api_key.ok_or(Reject::Forbidden)?;
@@ -513,12 +524,15 @@ impl KeyTable {
         if !entry.enabled {
             return Err(Reject::Forbidden);
         }
-        let plan = entry.stages.get(&stage).ok_or(Reject::Forbidden)?;
-        let method = format!("{}/{}", req.resource_path, req.http_method);
+        let plan = entry
+            .stages
+            .get(req.api_id)
+            .and_then(|s| s.get(req.stage))
+            .ok_or(Reject::Forbidden)?;
         let limit = plan
             .methods
-            .get(&method)
-            .or_else(|| plan.methods.get(&format!("{}/*", req.resource_path)))
+            .get(req.resource_path)
+            .and_then(|m| m.get(req.http_method).or_else(|| m.get("*")))
             .or(plan.throttle.as_ref());
         if let Some((limit, bucket)) = limit {
             if !bucket.try_take(*limit, now_ns) {
@@ -543,8 +557,16 @@ impl KeyTable {
 
     /// Marks the stages whose API takes its keys from a Lambda authorizer
     /// (`apiKeySource: AUTHORIZER`): refused, as no authorizer here supplies a key.
-    pub fn with_authorizer_sourced(mut self, stages: impl IntoIterator<Item = String>) -> Self {
-        self.authorizer_sourced = stages.into_iter().collect();
+    pub fn with_authorizer_sourced(
+        mut self,
+        stages: impl IntoIterator<Item = (String, String)>,
+    ) -> Self {
+        for (api, stage) in stages {
+            self.authorizer_sourced
+                .entry(api)
+                .or_default()
+                .insert(stage);
+        }
         self
     }
 
@@ -674,7 +696,7 @@ mod tests {
         // An API whose keys come from an authorizer refuses header keys.
         let t3 = state
             .compile(&served(None, None), &[])
-            .with_authorizer_sourced(["api/prod".to_string()]);
+            .with_authorizer_sourced([("api".to_string(), "prod".to_string())]);
         assert_eq!(t3.check(&r, NOW, ns), Err(Reject::Forbidden));
     }
 

@@ -208,7 +208,7 @@ impl Gateway {
                     .api_key_source
                     .eq_ignore_ascii_case("AUTHORIZER")
             })
-            .map(|ds| format!("{}/{}", ds.api.id, ds.stage.name));
+            .map(|ds| (ds.api.id.clone(), ds.stage.name.clone()));
         snapshot.api_keys = Arc::new(
             self.usage
                 .compile(&keys, &counts)
