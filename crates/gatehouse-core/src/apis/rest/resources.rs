@@ -409,4 +409,126 @@ mod tests {
         assert_eq!(s, vec!["pet", "pets"]);
         assert_eq!(subtree(&api, "root").len(), 4);
     }
+
+    mod prop {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        #[derive(Debug, Clone)]
+        enum Op {
+            Create(usize, &'static str),
+            Rename(usize, &'static str),
+            Move(usize, usize),
+            Delete(usize),
+        }
+
+        const PARTS: [&str; 6] = ["a", "b", "{x}", "{y}", "{all+}", "c"];
+
+        fn op() -> impl Strategy<Value = Op> {
+            prop_oneof![
+                (0..8usize, 0..PARTS.len()).prop_map(|(p, i)| Op::Create(p, PARTS[i])),
+                (0..8usize, 0..PARTS.len()).prop_map(|(r, i)| Op::Rename(r, PARTS[i])),
+                (0..8usize, 0..8usize).prop_map(|(r, p)| Op::Move(r, p)),
+                (0..8usize).prop_map(Op::Delete),
+            ]
+        }
+
+        fn nth(api: &RestApi, i: usize) -> String {
+            api.resources[i % api.resources.len()].id.clone()
+        }
+
+        /// Whatever the operations, refused or not, the tree stays one AWS would accept.
+        fn check_invariants(api: &RestApi) {
+            let roots: Vec<_> = api
+                .resources
+                .iter()
+                .filter(|r| r.parent_id.is_none())
+                .collect();
+            assert_eq!(roots.len(), 1);
+            assert_eq!(roots[0].path, "/");
+            for r in &api.resources {
+                // The parent chain reaches the root without a cycle, and spells the path.
+                let mut parts = Vec::new();
+                let mut cur = r;
+                let mut steps = 0;
+                while let Some(p) = &cur.parent_id {
+                    parts.push(cur.path_part.clone());
+                    cur = api
+                        .resources
+                        .iter()
+                        .find(|x| &x.id == p)
+                        .expect("parent exists");
+                    steps += 1;
+                    assert!(steps <= api.resources.len(), "cycle at {}", r.id);
+                }
+                parts.reverse();
+                assert_eq!(r.path, format!("/{}", parts.join("/")));
+                let children: Vec<_> = api
+                    .resources
+                    .iter()
+                    .filter(|c| c.parent_id.as_deref() == Some(r.id.as_str()))
+                    .collect();
+                if is_greedy(&r.path_part) {
+                    assert!(children.is_empty(), "greedy {} has children", r.path);
+                }
+                let mut names: Vec<_> = children.iter().map(|c| c.path_part.clone()).collect();
+                names.sort();
+                names.dedup();
+                assert_eq!(
+                    names.len(),
+                    children.len(),
+                    "duplicate siblings under {}",
+                    r.path
+                );
+                assert!(
+                    children
+                        .iter()
+                        .filter(|c| is_variable(&c.path_part))
+                        .count()
+                        <= 1
+                );
+            }
+        }
+
+        proptest! {
+            #[test]
+            fn the_tree_stays_valid(ops in proptest::collection::vec(op(), 1..40)) {
+                let mut api = RestApi {
+                    resources: vec![res("root", None, "")],
+                    ..RestApi::default()
+                };
+                recompute_paths(&mut api);
+                let mut n = 0;
+                for op in ops {
+                    match op {
+                        Op::Create(p, part) => {
+                            let parent = nth(&api, p);
+                            if check_child(&api, &parent, part, None).is_ok() {
+                                n += 1;
+                                api.resources.push(res(&format!("r{n}"), Some(&parent), part));
+                                recompute_paths(&mut api);
+                            }
+                        }
+                        Op::Rename(r, part) => {
+                            let id = nth(&api, r);
+                            let _ = move_resource(&mut api, &id, &[replace("/pathPart", part)]);
+                        }
+                        Op::Move(r, p) => {
+                            let (id, parent) = (nth(&api, r), nth(&api, p));
+                            let _ = move_resource(&mut api, &id, &[replace("/parentId", &parent)]);
+                        }
+                        Op::Delete(r) => {
+                            let id = nth(&api, r);
+                            if id != "root" {
+                                let gone = subtree(&api, &id);
+                                api.resources.retain(|x| !gone.contains(&x.id));
+                            }
+                        }
+                    }
+                    check_invariants(&api);
+                }
+            }
+        }
+    }
 }
