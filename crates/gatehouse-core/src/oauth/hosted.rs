@@ -7,12 +7,12 @@ use std::collections::BTreeMap;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use gatehouse_store::{AppClient, AuthSession, User};
+use gatehouse_store::{AppClient, AuthSession, RefreshToken, User};
 use serde_json::{json, Value};
 
 use crate::auth::{sha256_hex, AuthOutcome, Caller, Challenge};
 use crate::clients::secret_hash;
-use crate::env::random_bytes;
+use crate::env::{random_bytes, random_uuid};
 use crate::error::{Error, Result};
 use crate::users::CodeDelivery;
 use crate::Directory;
@@ -107,6 +107,27 @@ impl Directory {
         auth_time: i64,
     ) -> Result<String> {
         let token = URL_SAFE_NO_PAD.encode(random_bytes::<32>(&*self.rng));
+        let now = self.now();
+        let expires = now + HOSTED_SESSION_SECONDS;
+        // The session is a token family of its own, so that signing the user out everywhere
+        // (and disabling or deleting them) revokes it with their refresh tokens
+        // (revocation.rs). Its row names no client and its hash has no known preimage: it can
+        // never be redeemed or revoked as a refresh token.
+        let family = random_uuid(&*self.rng);
+        self.store
+            .put_refresh_token(&RefreshToken {
+                token_hash: sha256_hex(&random_uuid(&*self.rng)),
+                pool_id: pool_id.to_string(),
+                client_id: String::new(),
+                sub: user.sub.clone(),
+                origin_jti: family.clone(),
+                auth_time,
+                created: now,
+                expires,
+                revoked: false,
+                scopes: None,
+            })
+            .await?;
         self.store
             .put_session(&AuthSession {
                 id_hash: sha256_hex(&token),
@@ -114,8 +135,8 @@ impl Directory {
                 client_id: String::new(),
                 username: user.username.clone(),
                 challenge: HOSTED_SESSION.to_string(),
-                expires: self.now() + HOSTED_SESSION_SECONDS,
-                data: json!({ "sub": user.sub, "auth_time": auth_time }),
+                expires,
+                data: json!({ "sub": user.sub, "auth_time": auth_time, "family": family }),
             })
             .await?;
         Ok(token)
@@ -137,6 +158,14 @@ impl Directory {
             return Ok(None);
         };
         let auth_time = s.data.get("auth_time").and_then(Value::as_i64).unwrap_or(0);
+        let family = s
+            .data
+            .get("family")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if family.is_empty() || self.is_revoked(pool_id, family).await? {
+            return Ok(None);
+        }
         match self.store.get_user_by_sub(pool_id, sub).await? {
             Some(user) if user.enabled => Ok(Some((user, auth_time))),
             _ => Ok(None),

@@ -346,3 +346,45 @@ async fn prompt_none_stands_alone() {
     r.prompt = Some("none".into());
     assert!(e.dir.oauth_authorize(&r).await.is_ok());
 }
+
+/// Signing out everywhere ends the hosted session too: it mints codes, so tokens revoked by
+/// GlobalSignOut would otherwise come back with the next authorize (DESIGN.md).
+#[tokio::test]
+async fn global_sign_out_ends_hosted_sessions() {
+    let e = env().await;
+    let HostedStep::SignedIn { user, auth_time } = e
+        .dir
+        .hosted_sign_in(&e.client_id, "alice", PASSWORD)
+        .await
+        .unwrap()
+    else {
+        panic!("expected a signed-in user");
+    };
+    let token = e
+        .dir
+        .hosted_session_start(&user.pool_id, &user, auth_time)
+        .await
+        .unwrap();
+    e.dir
+        .admin_user_global_sign_out(&user.pool_id, "alice")
+        .await
+        .unwrap();
+    assert!(e
+        .dir
+        .hosted_session(&user.pool_id, &token)
+        .await
+        .unwrap()
+        .is_none());
+    // A session started afterwards is live.
+    let token = e
+        .dir
+        .hosted_session_start(&user.pool_id, &user, auth_time)
+        .await
+        .unwrap();
+    assert!(e
+        .dir
+        .hosted_session(&user.pool_id, &token)
+        .await
+        .unwrap()
+        .is_some());
+}
