@@ -9,7 +9,7 @@ use super::{apply, process_env, ConfigFile, Sandbox};
 
 #[derive(Args, Debug)]
 pub struct CheckArgs {
-    /// The configuration file (YAML, or JSON for `.json`).
+    /// The configuration file: TOML (`.toml`), JSON (`.json`) or YAML (`.yaml`, `.yml`).
     pub file: PathBuf,
     /// The region the server runs in (pool ids in the file must start with it).
     #[arg(long, env = "GATEHOUSE_REGION", default_value = "us-east-1")]

@@ -1,9 +1,10 @@
 //! The declarative configuration file (`serve --config`, `gatehouse config check`): admin
-//! access keys, user pools with their clients, groups and users, and HTTP APIs, in YAML or
-//! JSON with AWS's member names. Reading and checking live here; `apply/` brings a store
-//! in line with the file through the same adapter and domain code the APIs use, after a
-//! rehearsal on a throwaway store (`sandbox.rs`) that is also what `config check` runs.
-//! See docs/config.md.
+//! access keys, user pools with their clients, groups, users and OAuth set-up (domain,
+//! resource servers, hosted UI look), HTTP APIs and their custom domain names, in TOML, YAML
+//! or JSON (chosen by the extension) with AWS's member names. Reading and checking live here;
+//! `apply/` brings a store in line with the file through the same adapter and domain code the
+//! APIs use, after a rehearsal on a throwaway store (`sandbox.rs`) that is also what
+//! `config check` runs. See docs/config.md.
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::todo)
@@ -136,6 +137,7 @@ impl ConfigFile {
         );
         let base = path.parent().unwrap_or(Path::new("."));
         load_openapi_files(&mut doc, base, &mut problems);
+        load_image_files(&mut doc, base, &mut problems);
         let declared = declared(&doc);
         check_names(&doc, region, &mut problems);
         check_references(&doc, &declared, env, &mut problems);
@@ -170,7 +172,7 @@ impl ConfigFile {
     pub fn counts(&self) -> String {
         let pools = list(&self.doc, "userPools");
         let n = |k: &str| pools.iter().map(|p| list(p, k).len()).sum::<usize>();
-        format!(
+        let mut out = format!(
             "{} user pools, {} clients, {} groups, {} users, {} APIs, {} admin keys",
             pools.len(),
             n("clients"),
@@ -178,7 +180,20 @@ impl ConfigFile {
             n("users"),
             list(&self.doc, "apis").len(),
             list(&self.doc, "adminCredentials").len()
-        )
+        );
+        // The OAuth and domain sections only when the file has them.
+        let pool_domains = pools.iter().filter(|p| p.get("Domain").is_some()).count();
+        let domain_names = list(&self.doc, "domainNames").len();
+        for (count, what) in [
+            (pool_domains, "pool domains"),
+            (n("ResourceServers"), "resource servers"),
+            (domain_names, "API domain names"),
+        ] {
+            if count > 0 {
+                out.push_str(&format!(", {count} {what}"));
+            }
+        }
+        out
     }
 
     fn problems(&self, list: Vec<Problem>) -> Problems {
@@ -232,19 +247,90 @@ impl ConfigFile {
     }
 }
 
-/// YAML, or JSON for `.json` files (JSON's own parser gives the better messages there).
+/// The formats a file may be written in, chosen by its extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Format {
+    Toml,
+    Yaml,
+    Json,
+}
+
+impl Format {
+    /// `.toml`, `.json`, else YAML (`.yaml`, `.yml`, and any other name, as before TOML).
+    pub(crate) fn of(path: &Path) -> Format {
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        match ext.as_deref() {
+            Some("toml") => Format::Toml,
+            Some("json") => Format::Json,
+            _ => Format::Yaml,
+        }
+    }
+}
+
+/// A file's text as a JSON value, in the format its extension names; syntax errors carry
+/// the line and column.
 pub(crate) fn parse_text(text: &str, path: &Path) -> Result<Value, Problem> {
-    let is_json = path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("json"));
-    if is_json {
-        serde_json::from_str(text).map_err(|e| Problem::new("", format!("invalid JSON: {e}")))
-    } else {
-        let invalid = |e: serde_yaml::Error| Problem::new("", format!("invalid YAML: {e}"));
-        let mut v: serde_yaml::Value = serde_yaml::from_str(text).map_err(invalid)?;
-        // `<<: *anchor` merge keys, so shared settings can be written once.
-        v.apply_merge().map_err(invalid)?;
-        serde_json::to_value(v).map_err(|e| Problem::new("", format!("invalid YAML: {e}")))
+    match Format::of(path) {
+        Format::Json => {
+            serde_json::from_str(text).map_err(|e| Problem::new("", format!("invalid JSON: {e}")))
+        }
+        Format::Toml => parse_toml(text),
+        Format::Yaml => {
+            let invalid = |e: serde_yaml::Error| Problem::new("", format!("invalid YAML: {e}"));
+            let mut v: serde_yaml::Value = serde_yaml::from_str(text).map_err(invalid)?;
+            // `<<: *anchor` merge keys, so shared settings can be written once.
+            v.apply_merge().map_err(invalid)?;
+            serde_json::to_value(v).map_err(|e| Problem::new("", format!("invalid YAML: {e}")))
+        }
+    }
+}
+
+/// TOML, with errors in the YAML errors' shape: `invalid TOML: <what> at line L column C`.
+fn parse_toml(text: &str) -> Result<Value, Problem> {
+    let table: toml::Table = toml::from_str(text).map_err(|e| {
+        let at = e
+            .span()
+            .map(|s| {
+                let (line, column) = line_column(text, s.start);
+                format!(" at line {line} column {column}")
+            })
+            .unwrap_or_default();
+        // toml's message may span lines ("invalid array\nexpected `]`"): one line, as YAML's.
+        let message: Vec<&str> = e.message().lines().map(str::trim).collect();
+        Problem::new("", format!("invalid TOML: {}{at}", message.join(", ")))
+    })?;
+    Ok(toml_to_json(toml::Value::Table(table)))
+}
+
+/// The 1-based line and column (in characters) of a byte offset.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let mut end = offset.min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let before = &text[..end];
+    let line = before.matches('\n').count() + 1;
+    let start = before.rfind('\n').map_or(0, |i| i + 1);
+    (line, before[start..].chars().count() + 1)
+}
+
+/// TOML's values as JSON's; dates and times (which no member takes) as their RFC 3339 text,
+/// so the schema reports them as the strings they look like.
+fn toml_to_json(v: toml::Value) -> Value {
+    match v {
+        toml::Value::String(s) => Value::String(s),
+        toml::Value::Integer(i) => Value::from(i),
+        toml::Value::Float(f) => serde_json::Number::from_f64(f)
+            .map_or_else(|| Value::String(f.to_string()), Value::Number),
+        toml::Value::Boolean(b) => Value::Bool(b),
+        toml::Value::Datetime(d) => Value::String(d.to_string()),
+        toml::Value::Array(items) => Value::Array(items.into_iter().map(toml_to_json).collect()),
+        toml::Value::Table(t) => {
+            Value::Object(t.into_iter().map(|(k, v)| (k, toml_to_json(v))).collect())
+        }
     }
 }
 
@@ -284,6 +370,52 @@ fn load_openapi_files(doc: &mut Value, base: &Path, problems: &mut Vec<Problem>)
             },
             Err(e) => problems.push(Problem::new(&at, format!("cannot read {rel}: {e}"))),
         }
+    }
+}
+
+/// `UICustomization.ImageFile: logo.png` (a pool's or a client's) is read, relative to the
+/// file, into the base64 SetUICustomization takes.
+fn load_image_files(doc: &mut Value, base: &Path, problems: &mut Vec<Problem>) {
+    let Some(pools) = doc.get_mut("userPools").and_then(Value::as_array_mut) else {
+        return;
+    };
+    for (i, pool) in pools.iter_mut().enumerate() {
+        let at = index("userPools", i);
+        let Some(pool) = pool.as_object_mut() else {
+            continue;
+        };
+        for (k, v) in pool.iter_mut() {
+            match k.as_str() {
+                "UICustomization" => load_image(v, &child(&at, k), base, problems),
+                "clients" => {
+                    let clients = v.as_array_mut().map_or(&mut [][..], Vec::as_mut_slice);
+                    for (j, c) in clients.iter_mut().enumerate() {
+                        if let Some(ui) = c.get_mut("UICustomization") {
+                            let cat = index(&child(&at, "clients"), j);
+                            load_image(ui, &child(&cat, "UICustomization"), base, problems);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+fn load_image(ui: &mut Value, at: &str, base: &Path, problems: &mut Vec<Problem>) {
+    use base64::Engine;
+    let Some(slot) = ui.get_mut("ImageFile") else {
+        return;
+    };
+    let Some(rel) = slot.as_str().map(str::to_string) else {
+        return;
+    };
+    match std::fs::read(base.join(&rel)) {
+        Ok(bytes) => *slot = Value::String(base64::engine::general_purpose::STANDARD.encode(bytes)),
+        Err(e) => problems.push(Problem::new(
+            &child(at, "ImageFile"),
+            format!("cannot read {rel}: {e}"),
+        )),
     }
 }
 
@@ -427,6 +559,29 @@ fn check_names(doc: &Value, region: &str, problems: &mut Vec<Problem>) {
                 }
             }
         }
+        let servers_at = child(&at, "ResourceServers");
+        unique(
+            list(p, "ResourceServers")
+                .iter()
+                .enumerate()
+                .map(|(j, r)| (index(&servers_at, j), str_of(r, "Identifier"))),
+            "Identifier",
+            "resource server identifier",
+            problems,
+        );
+        let mut looks = vec![(child(&at, "UICustomization"), p.get("UICustomization"))];
+        looks.extend(clients.iter().enumerate().map(|(j, c)| {
+            (
+                child(&index(&clients_at, j), "UICustomization"),
+                c.get("UICustomization"),
+            )
+        }));
+        for (uat, ui) in looks {
+            // SetUICustomization with neither removes the look: the file never deletes.
+            if ui.is_some_and(|u| u.get("CSS").is_none() && u.get("ImageFile").is_none()) {
+                problems.push(Problem::new(&uat, "give CSS, ImageFile or both"));
+            }
+        }
         let groups = list(p, "groups");
         let groups_at = child(&at, "groups");
         unique(
@@ -485,6 +640,68 @@ fn check_names(doc: &Value, region: &str, problems: &mut Vec<Problem>) {
     );
     for (i, a) in apis.iter().enumerate() {
         check_api_names(a, &index("apis", i), problems);
+    }
+    check_domain_names(doc, problems);
+}
+
+/// Custom domain names: unique, with mappings that name APIs of the file under distinct keys.
+fn check_domain_names(doc: &Value, problems: &mut Vec<Problem>) {
+    let domains = list(doc, "domainNames");
+    let lower: Vec<String> = domains
+        .iter()
+        .map(|d| {
+            str_of(d, "domainName")
+                .trim_end_matches('.')
+                .to_ascii_lowercase()
+        })
+        .collect();
+    unique(
+        lower
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (index("domainNames", i), n.as_str())),
+        "domainName",
+        "domain name",
+        problems,
+    );
+    let api_names: BTreeSet<&str> = list(doc, "apis")
+        .iter()
+        .map(|a| str_of(a, "name"))
+        .collect();
+    for (i, d) in domains.iter().enumerate() {
+        let mappings_at = child(&index("domainNames", i), "apiMappings");
+        let mappings = list(d, "apiMappings");
+        unique(
+            mappings
+                .iter()
+                .enumerate()
+                .map(|(j, m)| (index(&mappings_at, j), str_of(m, "apiMappingKey"))),
+            "apiMappingKey",
+            "API mapping key",
+            problems,
+        );
+        let roots = mappings
+            .iter()
+            .filter(|m| str_of(m, "apiMappingKey").is_empty())
+            .count();
+        if roots > 1 {
+            problems.push(Problem::new(
+                &mappings_at,
+                "more than one mapping without an apiMappingKey (the root)",
+            ));
+        }
+        for (j, m) in mappings.iter().enumerate() {
+            let api = str_of(m, "api");
+            if !api.is_empty() && !api_names.contains(api) {
+                problems.push(Problem::new(
+                    &child(&index(&mappings_at, j), "api"),
+                    format!(
+                        "API '{api}' is not declared in apis (declared: {})",
+                        names(&api_names)
+                    ),
+                ));
+            }
+        }
     }
 }
 
@@ -736,6 +953,72 @@ apis:
         );
         let e = load_yaml("userPools: []\nuserPools: []\n").unwrap_err();
         assert!(e[0].contains("duplicate"), "{e:?}");
+    }
+
+    fn load_toml(text: &str) -> Result<ConfigFile, Vec<String>> {
+        let doc = parse_text(text, Path::new("t.toml")).map_err(|p| vec![p.to_string()])?;
+        ConfigFile::from_value(doc, Path::new("t.toml"), "us-east-1", &no_env)
+            .map_err(|ps| ps.iter().map(ToString::to_string).collect())
+    }
+
+    #[test]
+    fn the_toml_and_yaml_examples_declare_the_same() {
+        let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+        let read = |name: &str| {
+            let path = examples.join(name);
+            let text = std::fs::read_to_string(&path).unwrap();
+            let doc = parse_text(&text, &path).unwrap();
+            ConfigFile::from_value(doc, &path, "us-east-1", &no_env)
+                .unwrap()
+                .doc
+        };
+        assert_eq!(read("gatehouse.toml"), read("gatehouse.yaml"));
+    }
+
+    #[test]
+    fn toml_is_chosen_by_extension_and_checked_like_yaml() {
+        assert_eq!(Format::of(Path::new("a/gatehouse.TOML")), Format::Toml);
+        assert_eq!(Format::of(Path::new("gatehouse.yml")), Format::Yaml);
+        assert_eq!(Format::of(Path::new("gatehouse.json")), Format::Json);
+        let e = load_toml(
+            "[[userPools]]\nPoolName = \"p\"\nMfaConfiguration = \"SOMETIMES\"\n\n[[userPools.clients]]\nClientName = \"a\"\nExplicitAuthFlow = [\"ALLOW_USER_SRP_AUTH\"]\n",
+        )
+        .unwrap_err();
+        assert!(e.contains(&"userPools[0].clients[0].ExplicitAuthFlow: unknown member 'ExplicitAuthFlow'; did you mean 'ExplicitAuthFlows'?".to_string()), "{e:?}");
+        assert!(
+            e.iter()
+                .any(|m| m.starts_with("userPools[0].MfaConfiguration: 'SOMETIMES' is not one of")),
+            "{e:?}"
+        );
+        // Numbers for text members, dates where a string is due, references.
+        let f = load_toml(
+            "[[apis]]\nname = \"a\"\n[[apis.integrations]]\nname = \"i\"\nintegrationType = \"HTTP_PROXY\"\npayloadFormatVersion = 1.0\n",
+        )
+        .unwrap();
+        assert_eq!(
+            f.doc["apis"][0]["integrations"][0]["payloadFormatVersion"],
+            "1.0"
+        );
+        let e = load_toml("[[userPools]]\nPoolName = 1979-05-27\nUserPoolTags = { t = \"${env:GH_TEST_UNSET_VAR}\" }\n").unwrap_err();
+        assert!(e.contains(&"userPools[0].UserPoolTags.t: ${env:GH_TEST_UNSET_VAR}: the environment variable GH_TEST_UNSET_VAR is not set".to_string()), "{e:?}");
+        assert!(load_toml("").is_ok());
+    }
+
+    #[test]
+    fn toml_syntax_errors_carry_the_line_and_column() {
+        let e = load_toml("[[userPools]]\nPoolName = \"p\"\nclients = [\n").unwrap_err();
+        assert!(
+            e[0].starts_with("invalid TOML:") && e[0].contains(" at line 4 column 1"),
+            "{e:?}"
+        );
+        assert!(!e[0].contains('\n'), "one line: {e:?}");
+        let e = load_toml("version = 1\nversion = 1\n").unwrap_err();
+        assert!(
+            e[0].contains("duplicate") && e[0].contains("line 2 column 1"),
+            "{e:?}"
+        );
+        assert_eq!(line_column("ab\ncé\nx", 6), (2, 3));
+        assert_eq!(line_column("ab\ncé\nx", 5), (2, 2), "inside a character");
     }
 
     #[test]

@@ -190,6 +190,24 @@ pub const CLIENT: &[Member] = &[
             opt("RetryGracePeriodSeconds", Shape::Int),
         ]),
     ),
+    // The file's own: SetUICustomization for this client.
+    opt("UICustomization", Shape::Obj(UI_CUSTOMIZATION)),
+];
+
+/// SetUICustomization's members: the CSS inline, the logo by its path relative to the file.
+pub const UI_CUSTOMIZATION: &[Member] = &[opt("CSS", Shape::Str), opt("ImageFile", Shape::Str)];
+
+/// CreateResourceServer's members.
+pub const RESOURCE_SERVER: &[Member] = &[
+    req("Identifier", Shape::Str),
+    req("Name", Shape::Str),
+    opt(
+        "Scopes",
+        Shape::List(&Shape::Obj(&[
+            req("ScopeName", Shape::Str),
+            req("ScopeDescription", Shape::Str),
+        ])),
+    ),
 ];
 
 const UNITS: &[&str] = &["seconds", "minutes", "hours", "days"];
@@ -355,6 +373,12 @@ pub const POOL: &[Member] = &[
         "EmailMfaConfiguration",
         Shape::Obj(&[opt("Message", Shape::Str), opt("Subject", Shape::Str)]),
     ),
+    // The pool's OAuth set-up: CreateUserPoolDomain's prefix domain, CreateResourceServer's
+    // servers (created before the clients whose scopes name them), SetUICustomization's
+    // look for every client.
+    opt("Domain", Shape::Str),
+    opt("ResourceServers", Shape::List(&Shape::Obj(RESOURCE_SERVER))),
+    opt("UICustomization", Shape::Obj(UI_CUSTOMIZATION)),
     // The file's own: what lives in the pool.
     opt("clients", Shape::List(&Shape::Obj(CLIENT))),
     opt("groups", Shape::List(&Shape::Obj(GROUP))),
@@ -364,6 +388,9 @@ pub const POOL: &[Member] = &[
 /// Members of a pool that are not CreateUserPool's: the file's own, and SetUserPoolMfaConfig's.
 pub const POOL_FILE_MEMBERS: &[&str] = &[
     "Id",
+    "Domain",
+    "ResourceServers",
+    "UICustomization",
     "clients",
     "groups",
     "users",
@@ -476,6 +503,39 @@ pub const ADMIN_CREDENTIAL: &[Member] = &[
     req("SecretAccessKey", Shape::Str),
 ];
 
+/// CreateDomainName's members, and the domain's API mappings (naming APIs of the file).
+pub const DOMAIN_NAME: &[Member] = &[
+    req("domainName", Shape::Str),
+    opt(
+        "domainNameConfigurations",
+        Shape::List(&Shape::Obj(&[
+            opt("certificateArn", Shape::Str),
+            opt("certificateName", Shape::Str),
+            opt("endpointType", Shape::Enum(&["REGIONAL", "EDGE"])),
+            opt("securityPolicy", Shape::Enum(&["TLS_1_2", "TLS_1_0"])),
+            opt("ipAddressType", Shape::Enum(&["ipv4", "dualstack"])),
+            opt("ownershipVerificationCertificateArn", Shape::Str),
+        ])),
+    ),
+    opt(
+        "mutualTlsAuthentication",
+        Shape::Obj(&[
+            opt("truststoreUri", Shape::Str),
+            opt("truststoreVersion", Shape::Str),
+        ]),
+    ),
+    opt("routingMode", Shape::Enum(&["API_MAPPING_ONLY"])),
+    opt("tags", STR_MAP),
+    opt("apiMappings", Shape::List(&Shape::Obj(API_MAPPING))),
+];
+
+/// CreateApiMapping's members, with `api` (the name of an API of the file) for `apiId`.
+pub const API_MAPPING: &[Member] = &[
+    req("api", Shape::Str),
+    req("stage", Shape::Str),
+    opt("apiMappingKey", Shape::Str),
+];
+
 pub const FILE: &[Member] = &[
     opt("version", Shape::NumEnum(&["1"])),
     opt(
@@ -484,6 +544,7 @@ pub const FILE: &[Member] = &[
     ),
     opt("userPools", Shape::List(&Shape::Obj(POOL))),
     opt("apis", Shape::List(&Shape::Obj(API))),
+    opt("domainNames", Shape::List(&Shape::Obj(DOMAIN_NAME))),
 ];
 
 /// `a.b` / `a[0]` paths.
@@ -624,6 +685,9 @@ fn check_members(
                     }
                     _ if k == "authorizerId" && names("authorizer") => {
                         "; a route names its authorizer with 'authorizer: <name>'".to_string()
+                    }
+                    _ if k == "apiId" && names("api") => {
+                        "; an API mapping names its API with 'api: <name>'".to_string()
                     }
                     Some(s) => format!("; did you mean '{s}'?"),
                     None => {

@@ -355,7 +355,7 @@ pub(super) async fn reconcile_api(
     real: &Target,
     at: &str,
     summary: &mut Summary,
-) -> Result<(), Problem> {
+) -> Result<String, Problem> {
     let apis = &*real.apis;
     let fail = |e: ApiError| api_problem(at, e);
     // What the file makes of this API, built where it harms nothing.
@@ -465,7 +465,8 @@ pub(super) async fn reconcile_api(
             id
         }
     };
-    deploy_declared_stages(apis, &id, plan, at).await
+    deploy_declared_stages(apis, &id, plan, at).await?;
+    Ok(id)
 }
 
 /// Every declared stage serves the API as it now is: a stage that does not deploy itself

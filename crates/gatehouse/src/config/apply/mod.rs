@@ -6,7 +6,11 @@
 //! file changes nothing.
 
 mod apis;
+mod domains;
+mod oauth;
 mod pools;
+
+use std::collections::BTreeMap;
 
 use gatehouse_cognito::{inproc, WireError};
 use gatehouse_core::Directory;
@@ -83,6 +87,20 @@ fn cognito_problem(path: &str, obj: &Value, e: &WireError) -> Problem {
     if let Some(field) = field {
         let mut cur = obj;
         for seg in field.split('.') {
+            // Lists: `scopes.1.member.scopeName` is `Scopes[0].ScopeName`.
+            if seg == "member" {
+                continue;
+            }
+            if let (Ok(n), Some(items)) = (seg.parse::<usize>(), cur.as_array()) {
+                match n.checked_sub(1).and_then(|k| items.get(k).map(|x| (k, x))) {
+                    Some((k, next)) => {
+                        at = index(&at, k);
+                        cur = next;
+                        continue;
+                    }
+                    None => break,
+                }
+            }
             let mut chars = seg.chars();
             let pascal: String = chars
                 .next()
@@ -164,6 +182,7 @@ async fn rehearse(
         .map(|p| p.as_ref().map(|p| (p.id.clone(), p.clients.clone())))
         .collect();
     let values = values_of(file, dir, &ids);
+    let mut api_ids = BTreeMap::new();
     for (i, api) in list(&file.doc, "apis").iter().enumerate() {
         let at = index("apis", i);
         let plan = match plan_api(file, api, &at, env, &values) {
@@ -174,10 +193,14 @@ async fn rehearse(
             }
         };
         summary.warnings.extend(plan.warnings.iter().cloned());
-        if let Err(ps) = build_api(&sandbox.apis, &plan, &at).await {
-            r.problems.extend(ps);
+        match build_api(&sandbox.apis, &plan, &at).await {
+            Ok(built) => {
+                api_ids.insert(plan.name.clone(), built.id);
+            }
+            Err(ps) => r.problems.extend(ps),
         }
     }
+    domains::rehearse_domain_names(file, &sandbox.apis, &api_ids, env, &mut r.problems).await;
     r
 }
 
@@ -247,12 +270,14 @@ async fn reconcile(
         ids.push(Some((pool_id.clone(), clients)));
     }
     let values = values_of(file, &real.dir, &ids);
+    let mut api_ids = BTreeMap::new();
     for (i, api) in list(&file.doc, "apis").iter().enumerate() {
         let at = index("apis", i);
         let plan = plan_api(file, api, &at, env, &values).map_err(first)?;
-        reconcile_api(&plan, sandbox, real, &at, summary).await?;
+        let id = reconcile_api(&plan, sandbox, real, &at, summary).await?;
+        api_ids.insert(plan.name.clone(), id);
     }
-    Ok(())
+    domains::reconcile_domain_names(file, &sandbox.apis, &real.apis, &api_ids, env, summary).await
 }
 
 fn first(mut ps: Vec<Problem>) -> Problem {
@@ -374,6 +399,76 @@ apis:
             api_routing(&served),
             api_routing(&api),
             "the manual stage was redeployed"
+        );
+    }
+
+    const OAUTH_FILE: &str = r#"
+userPools:
+  - PoolName: o
+    Id: us-east-1_UnitOauth1
+    Domain: unit-oauth
+    ResourceServers: [{Identifier: orders, Name: Orders, Scopes: [{ScopeName: read, ScopeDescription: Read}]}]
+    UICustomization: {CSS: ".banner-customizable { color: red; }"}
+    clients:
+      - {ClientName: svc, ClientId: unitoauthsvc1, GenerateSecret: true, AllowedOAuthFlowsUserPoolClient: true,
+         AllowedOAuthFlows: [client_credentials], AllowedOAuthScopes: [orders/read],
+         UICustomization: {CSS: ".logo-customizable { max-width: 50%; }"}}
+apis:
+  - name: a
+    integrations: [{name: i, integrationType: HTTP_PROXY, integrationUri: "http://127.0.0.1:9/{proxy}", integrationMethod: ANY}]
+    routes: [{routeKey: "GET /x", integration: i}]
+domainNames:
+  - {domainName: Api.Example.com, apiMappings: [{api: a, stage: $default}, {api: a, stage: $default, apiMappingKey: v1}]}
+"#;
+
+    #[tokio::test]
+    async fn oauth_sections_and_domain_names_are_applied_once() {
+        let real = Sandbox::new("us-east-1", "http://gh.test").unwrap();
+        let file = load(OAUTH_FILE);
+        let first = apply_to(&file, &real.target).await;
+        // pool, domain, resource server, client, two looks, API, domain name, two mappings
+        assert_eq!(first.created.len(), 10, "{first:?}");
+        let client = call(
+            &real.target.dir,
+            "DescribeUserPoolClient",
+            json!({"UserPoolId": "us-east-1_UnitOauth1", "ClientId": "unitoauthsvc1"}),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            client["UserPoolClient"]["AllowedOAuthScopes"],
+            json!(["orders/read"])
+        );
+        let mappings = real
+            .target
+            .apis
+            .list_api_mappings("api.example.com", None, None)
+            .await
+            .unwrap()
+            .0;
+        assert_eq!(mappings.len(), 2);
+        let second = apply_to(&file, &real.target).await;
+        assert!(
+            second.created.is_empty() && second.updated.is_empty(),
+            "{second:?}"
+        );
+        assert_eq!(second.unchanged, 10);
+        let changed = load(&OAUTH_FILE.replace("color: red", "color: blue").replace(
+            "{ScopeName: read, ScopeDescription: Read}",
+            "{ScopeName: read, ScopeDescription: Read them}",
+        ));
+        let third = apply_to(&changed, &real.target).await;
+        assert_eq!(third.updated.len(), 2, "{third:?}");
+        let e = apply_err(
+            &load(&OAUTH_FILE.replace("Domain: unit-oauth", "Domain: unit-oauth-2")),
+            &real.target,
+        )
+        .await;
+        assert!(
+            e[0].starts_with(
+                "userPools[0].Domain: the pool us-east-1_UnitOauth1 has the domain 'unit-oauth'"
+            ),
+            "{e:?}"
         );
     }
 

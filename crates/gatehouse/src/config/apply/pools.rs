@@ -7,6 +7,7 @@ use gatehouse_cognito::{inproc, WireError};
 use gatehouse_core::Directory;
 use serde_json::{json, Map, Value};
 
+use super::oauth;
 use super::{call, cognito_problem, is_not_found, redact, without, Summary};
 use crate::config::schema::{child, index, POOL_FILE_MEMBERS, POOL_MFA_MEMBERS};
 use crate::config::{list, str_of, ConfigFile, EnvLookup, Problem, Target};
@@ -65,6 +66,7 @@ pub(super) async fn rehearse_pool(
         .unwrap_or_default()
         .to_string();
     apply_mfa(file, dir, pool, &id, None, at, env).await?;
+    oauth::rehearse_before_clients(file, dir, pool, &id, at, env, problems).await;
     let mut clients = Vec::new();
     for (j, c) in list(pool, "clients").iter().enumerate() {
         let cat = index(&child(at, "clients"), j);
@@ -89,6 +91,7 @@ pub(super) async fn rehearse_pool(
             }
         }
     }
+    oauth::rehearse_ui(file, dir, pool, &id, &clients, at, env, problems).await;
     for (j, g) in list(pool, "groups").iter().enumerate() {
         let gat = index(&child(at, "groups"), j);
         if let Err(p) = create_group(file, dir, &id, g, &gat, env).await {
@@ -480,6 +483,9 @@ pub(super) async fn reconcile_pool(
             id
         }
     };
+    oauth::reconcile_domain(file, dir, pool, &id, at, env, summary).await?;
+    let sandbox_pool = (&*sandbox.dir, rehearsed.id.as_str());
+    oauth::reconcile_resource_servers(file, pool, &id, sandbox_pool, dir, at, env, summary).await?;
     for (j, c) in list(pool, "clients").iter().enumerate() {
         let cat = index(&child(at, "clients"), j);
         let rehearsed_client = rehearsed
@@ -501,6 +507,21 @@ pub(super) async fn reconcile_pool(
         )
         .await?;
     }
+    if let Some(ui_clients) = ui_clients(dir, pool, &id, at).await? {
+        let sandbox_ui = (&*sandbox.dir, rehearsed.id.as_str(), &rehearsed.clients[..]);
+        oauth::reconcile_ui(
+            file,
+            pool,
+            &id,
+            &ui_clients,
+            sandbox_ui,
+            dir,
+            at,
+            env,
+            summary,
+        )
+        .await?;
+    }
     for (j, g) in list(pool, "groups").iter().enumerate() {
         let gat = index(&child(at, "groups"), j);
         reconcile_group(file, g, &id, real, &gat, env, summary).await?;
@@ -511,6 +532,33 @@ pub(super) async fn reconcile_pool(
         reconcile_user(&u, &id, real, &uat, summary).await?;
     }
     Ok(id)
+}
+
+/// The real ids of the pool's clients, when the pool or a client declares a UICustomization.
+async fn ui_clients(
+    dir: &Directory,
+    pool: &Value,
+    pool_id: &str,
+    at: &str,
+) -> Result<Option<Vec<Option<String>>>, Problem> {
+    let clients = list(pool, "clients");
+    let any = pool.get("UICustomization").is_some()
+        || clients.iter().any(|c| c.get("UICustomization").is_some());
+    if !any {
+        return Ok(None);
+    }
+    let mut ids = Vec::new();
+    for (j, c) in clients.iter().enumerate() {
+        let id = if c.get("UICustomization").is_some() {
+            find_client(dir, pool_id, c)
+                .await
+                .map_err(|m| Problem::new(&index(&child(at, "clients"), j), m))?
+        } else {
+            None
+        };
+        ids.push(id);
+    }
+    Ok(Some(ids))
 }
 
 /// Custom attributes the file declares that the pool lacks; one that exists with other
