@@ -18,6 +18,8 @@ use serde_json::{json, Value};
 
 /// Token requests are a few hundred bytes; anything much larger is not one.
 const MAX_FORM: usize = 64 * 1024;
+/// Nor has one more than a handful of parameters (extensions included).
+const MAX_PARAMS: usize = 64;
 
 pub fn router(directory: Arc<Directory>) -> Router {
     Router::new()
@@ -82,6 +84,10 @@ async fn form(req: Request) -> Result<(HeaderMap, Vec<(String, String)>), OAuthE
     let text = std::str::from_utf8(&bytes).map_err(|_| bad_request("The body is not UTF-8"))?;
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(text)
         .map_err(|_| bad_request("The body is not a valid form"))?;
+    // Counted before the repeat check, which is quadratic.
+    if pairs.len() > MAX_PARAMS {
+        return Err(bad_request("Too many parameters"));
+    }
     for (i, (k, _)) in pairs.iter().enumerate() {
         if pairs[..i].iter().any(|(prev, _)| prev == k) {
             return Err(bad_request(&format!("Parameter {k} is repeated")));
