@@ -395,6 +395,8 @@ impl UsageState {
                         s.api_id, s.stage, limit.rate, limit.burst
                     );
                     live_buckets.push((plan_id.clone(), key_id.clone(), name.clone()));
+                    // `/GET` names the root resource, as `//GET` does.
+                    let path = if path.is_empty() { "/" } else { path };
                     methods.entry(path.to_string()).or_default().insert(
                         verb.to_ascii_uppercase(),
                         (limit, self.bucket(plan_id, key_id, &name)),
@@ -602,6 +604,13 @@ mod tests {
         let hash = value_hash(VALUE);
         let mut methods = BTreeMap::new();
         methods.insert(
+            "/GET".to_string(),
+            ThrottleSettings {
+                burst_limit: Some(1),
+                rate_limit: Some(0.001),
+            },
+        );
+        methods.insert(
             "/slow/GET".to_string(),
             ThrottleSettings {
                 burst_limit: Some(1),
@@ -690,6 +699,10 @@ mod tests {
         let slow = req(Some(VALUE), "prod", "/slow");
         assert!(t.check(&slow, NOW, ns).is_ok());
         assert_eq!(t.check(&slow, NOW, ns), Err(Reject::TooManyRequests));
+        // The root resource's own bucket (`/GET`).
+        let root = req(Some(VALUE), "prod", "/");
+        assert!(t.check(&root, NOW, ns).is_ok());
+        assert_eq!(t.check(&root, NOW, ns), Err(Reject::TooManyRequests));
         // A rebuilt table keeps the buckets.
         let t2 = state.compile(&served(Some((1.0, 2)), None), &[]);
         assert_eq!(t2.check(&slow, NOW, ns), Err(Reject::TooManyRequests));

@@ -425,3 +425,219 @@ async fn update_usage(
     let usage = m.apis.update_usage(&plan, &key, &ops).await?;
     json(StatusCode::OK, usage_json(&usage))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use gatehouse_core::apis::ApiService;
+    use gatehouse_core::env::{ManualClock, OsRandom};
+    use gatehouse_store::sqlite::SqliteStore;
+    use http_body_util::BodyExt;
+    use serde_json::{json, Value};
+    use tower::ServiceExt;
+
+    use crate::{router, Admission, MgmtApi};
+
+    fn app(dir: &tempfile::TempDir) -> axum::Router {
+        let store = SqliteStore::open(&dir.path().join("t.db")).unwrap();
+        router(Arc::new(MgmtApi {
+            apis: Arc::new(ApiService::new(
+                Arc::new(store),
+                Arc::new(ManualClock::new(1_795_000_000)),
+                Arc::new(OsRandom),
+                "localhost:8080".into(),
+            )),
+            admission: Admission::AcceptAny,
+        }))
+    }
+
+    async fn call(app: &axum::Router, method: &str, uri: &str, body: &str) -> (StatusCode, Value) {
+        let req = Request::builder()
+            .method(method)
+            .uri(uri)
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        let resp = app.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        let v = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        (status, v)
+    }
+
+    /// A REST API with a MOCK `GET /` deployed to `prod`; its id.
+    async fn deployed(app: &axum::Router) -> String {
+        let (_, api) = call(app, "POST", "/restapis", r#"{"name":"k"}"#).await;
+        let (id, root) = (
+            api["id"].as_str().unwrap(),
+            api["rootResourceId"].as_str().unwrap(),
+        );
+        let method = format!("/restapis/{id}/resources/{root}/methods/GET");
+        call(
+            app,
+            "PUT",
+            &method,
+            r#"{"authorizationType":"NONE","apiKeyRequired":true}"#,
+        )
+        .await;
+        call(
+            app,
+            "PUT",
+            &format!("{method}/integration"),
+            r#"{"type":"MOCK"}"#,
+        )
+        .await;
+        let (status, _) = call(
+            app,
+            "POST",
+            &format!("/restapis/{id}/deployments"),
+            r#"{"stageName":"prod"}"#,
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED);
+        id.to_string()
+    }
+
+    #[tokio::test]
+    async fn keys_plans_and_usage_on_the_wire() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = app(&dir);
+        let api = deployed(&app).await;
+        let (status, key) = call(
+            &app,
+            "POST",
+            "/apikeys",
+            r#"{"name":"k","enabled":true,"value":"0123456789abcdefghijKLMN"}"#,
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED);
+        assert_eq!(key["value"], "0123456789abcdefghijKLMN");
+        assert_eq!(key["createdDate"], json!(1_795_000_000));
+        let id = key["id"].as_str().unwrap();
+        let (_, got) = call(&app, "GET", &format!("/apikeys/{id}"), "").await;
+        assert!(got.get("value").is_none());
+        let (_, got) = call(&app, "GET", &format!("/apikeys/{id}?includeValue=true"), "").await;
+        assert_eq!(got["value"], "0123456789abcdefghijKLMN");
+        let (_, list) = call(&app, "GET", "/apikeys?includeValues=true&limit=1", "").await;
+        assert_eq!(list["item"][0]["id"], id);
+
+        let body = json!({
+            "name": "p",
+            "apiStages": [{"apiId": api, "stage": "prod",
+                           "throttle": {"/GET": {"burstLimit": 1, "rateLimit": 2.5}}}],
+            "quota": {"limit": 10, "period": "WEEK"},
+        });
+        let (status, plan) = call(&app, "POST", "/usageplans", &body.to_string()).await;
+        assert_eq!(status, StatusCode::CREATED, "{plan}");
+        assert_eq!(
+            plan["quota"],
+            json!({"limit": 10, "offset": 0, "period": "WEEK"})
+        );
+        assert_eq!(
+            plan["apiStages"][0]["throttle"],
+            json!({"/GET": {"burstLimit": 1, "rateLimit": 2.5}})
+        );
+        let pid = plan["id"].as_str().unwrap();
+        let (status, pk) = call(
+            &app,
+            "POST",
+            &format!("/usageplans/{pid}/keys"),
+            &json!({"keyId": id, "keyType": "API_KEY"}).to_string(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED);
+        assert_eq!(pk["type"], "API_KEY");
+        let (status, usage) = call(
+            &app,
+            "GET",
+            &format!("/usageplans/{pid}/usage?startDate=2026-11-20&endDate=2026-11-21"),
+            "",
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(usage["values"][id], json!([[0, 10], [0, 10]]));
+        assert_eq!(usage["startDate"], "2026-11-20");
+
+        let (status, _) = call(&app, "DELETE", &format!("/usageplans/{pid}/keys/{id}"), "").await;
+        assert_eq!(status, StatusCode::ACCEPTED);
+        let (status, _) = call(&app, "DELETE", &format!("/apikeys/{id}"), "").await;
+        assert_eq!(status, StatusCode::ACCEPTED);
+    }
+
+    #[tokio::test]
+    async fn bad_input_is_a_4xx() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = app(&dir);
+        for (method, uri, body, want) in [
+            ("POST", "/apikeys", "{not json", StatusCode::BAD_REQUEST),
+            (
+                "POST",
+                "/apikeys",
+                r#"{"enabled":"yes"}"#,
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                "POST",
+                "/apikeys",
+                r#"{"value":"short"}"#,
+                StatusCode::BAD_REQUEST,
+            ),
+            ("GET", "/apikeys/nope", "", StatusCode::NOT_FOUND),
+            (
+                "PATCH",
+                "/apikeys/nope",
+                r#"{"patchOperations":[]}"#,
+                StatusCode::NOT_FOUND,
+            ),
+            ("POST", "/usageplans", r#"{}"#, StatusCode::BAD_REQUEST),
+            (
+                "POST",
+                "/usageplans",
+                r#"{"name":"p","quota":{"limit":"x"}}"#,
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                "POST",
+                "/usageplans",
+                r#"{"name":"p","apiStages":[{"apiId":"x","stage":"y"}]}"#,
+                StatusCode::NOT_FOUND,
+            ),
+            (
+                "GET",
+                "/usageplans/nope/usage?startDate=2026-01-01&endDate=2026-01-02",
+                "",
+                StatusCode::NOT_FOUND,
+            ),
+            (
+                "POST",
+                "/apikeys?mode=import&format=json",
+                "",
+                StatusCode::BAD_REQUEST,
+            ),
+        ] {
+            let (status, v) = call(&app, method, uri, body).await;
+            assert_eq!(status, want, "{method} {uri} {body}: {v}");
+            assert!(v["message"].is_string(), "{v}");
+        }
+        let (_, plan) = call(&app, "POST", "/usageplans", r#"{"name":"p"}"#).await;
+        let pid = plan["id"].as_str().unwrap();
+        for q in [
+            "",
+            "?startDate=2026-01-01",
+            "?startDate=x&endDate=2026-01-01",
+        ] {
+            let (status, _) = call(&app, "GET", &format!("/usageplans/{pid}/usage{q}"), "").await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{q}");
+        }
+        let (status, _) = call(
+            &app,
+            "PATCH",
+            &format!("/usageplans/{pid}"),
+            r#"{"patchOperations":[{"op":"replace","path":"/quota/period","value":"YEAR"}]}"#,
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+    }
+}

@@ -95,7 +95,10 @@ fn check_quota(q: &QuotaSettings) -> ApiResult<()> {
 fn check_method_key(key: &str) -> ApiResult<()> {
     let ok = key
         .rsplit_once('/')
-        .is_some_and(|(path, method)| path.starts_with('/') && !method.is_empty());
+        // `/GET` (or `//GET`) is the root resource's.
+        .is_some_and(|(path, method)| {
+            (path.is_empty() || path.starts_with('/')) && !method.is_empty()
+        });
     if ok {
         Ok(())
     } else {
