@@ -29,7 +29,20 @@ const METHOD: &str = "/restapis/{restapi_id}/resources/{resource_id}/methods/{ht
 
 /// The `/restapis…` and `/tags/…` routes (state: the management API).
 pub fn routes() -> Router<Arc<MgmtApi>> {
-    api_routes().layer(axum::middleware::map_response(throttle_when_unavailable))
+    api_routes()
+        .method_not_allowed_fallback(unknown_operation)
+        .layer(axum::middleware::map_response(throttle_when_unavailable))
+}
+
+/// A method the path does not take: AWS-shaped, not a bare 405.
+async fn unknown_operation(req: Request) -> Reply {
+    Err(WireError::Domain(
+        gatehouse_core::apis::ApiError::not_found(format!(
+            "Invalid operation: {} {} is not an API Gateway operation",
+            req.method(),
+            req.uri().path()
+        )),
+    ))
 }
 
 /// v1's model has no ServiceUnavailableException: a busy or unreachable store is answered
@@ -110,7 +123,8 @@ fn api_routes() -> Router<Arc<MgmtApi>> {
             "/restapis/{restapi_id}/authorizers/{authorizer_id}",
             get(get_authorizer)
                 .patch(update_authorizer)
-                .delete(delete_authorizer),
+                .delete(delete_authorizer)
+                .post(test_invoke_authorizer),
         )
         .route(
             "/restapis/{restapi_id}/deployments",
@@ -527,6 +541,12 @@ async fn delete_integration_response(
 }
 
 // Authorizers
+
+async fn test_invoke_authorizer() -> Reply {
+    Err(WireError::BadRequest(
+        "TestInvokeAuthorizer is not supported by Gatehouse; call a method the authorizer protects on the gateway listener".into(),
+    ))
+}
 
 async fn create_authorizer(State(m): Shared, Path(api_id): Path<String>, body: Bytes) -> Reply {
     let input = parse::authorizer(&object(&body)?)?;

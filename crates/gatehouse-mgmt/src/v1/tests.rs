@@ -118,6 +118,21 @@ async fn the_tutorial_rest_path_and_its_shapes() {
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (status, _) = call(&app, "DELETE", &format!("/restapis/{id}"), Value::Null).await;
     assert_eq!(status, StatusCode::ACCEPTED);
+    // A method a path does not take is an AWS-shaped 404, not a bare 405.
+    let (status, body) = call(&app, "PATCH", "/restapis", Value::Null).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(body["message"]
+        .as_str()
+        .unwrap()
+        .contains("PATCH /restapis"));
+    let (status, _) = call(
+        &app,
+        "POST",
+        &format!("/restapis/{id}/authorizers/x"),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
     // The v2 API answers beside v1.
     let (status, _) = call(&app, "GET", "/v2/apis", Value::Null).await;
     assert_eq!(status, StatusCode::OK);
