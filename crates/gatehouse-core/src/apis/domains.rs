@@ -416,11 +416,21 @@ impl ApiService {
     /// Checks a mapping against the domain, the API and its stage (under the edit lock).
     async fn check_mapping(&self, domain: &DomainName, mapping: &ApiMapping) -> ApiResult<()> {
         check_mapping_key(&mapping.key)?;
-        let api = self
-            .store
-            .get_api(&mapping.api_id)
-            .await?
-            .ok_or_else(|| Self::api_not_found(&mapping.api_id))?;
+        let Some(api) = self.store.get_api(&mapping.api_id).await? else {
+            // A REST API (v1) of the same id namespace: its stages are mapped the same way.
+            let rest = self
+                .store
+                .get_rest_api(&mapping.api_id)
+                .await?
+                .ok_or_else(|| Self::api_not_found(&mapping.api_id))?;
+            if !rest.stages.iter().any(|s| s.name == mapping.stage) {
+                return Err(ApiError::bad(format!(
+                    "Invalid stage identifier specified {}",
+                    mapping.stage
+                )));
+            }
+            return Ok(());
+        };
         if !api.stages.iter().any(|s| s.name == mapping.stage) {
             return Err(ApiError::bad(format!(
                 "Invalid stage identifier specified {}",
