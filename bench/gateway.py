@@ -476,8 +476,9 @@ def run_wrk(t: Target, origin: Target, token: str, args, duration: float, paced:
     return out
 
 
-def settle(pids: list[int]) -> None:
-    common.settle([p for p in pids if p], timeout=20)
+def settle(pgids: list[int]) -> None:
+    """Waits for every process of the groups (nginx's workers too) and the machine to go quiet."""
+    common.settle([p for g in pgids if g for p in group_pids(g)], timeout=20)
 
 
 def soak(t: Target, gatehouse: subprocess.Popen, token: str, args) -> dict:

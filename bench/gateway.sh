@@ -2,7 +2,7 @@
 # Gateway benchmark: JWT-authorized proxying through Gatehouse vs nginx (plain reverse proxy, no
 # auth) vs Envoy (jwt_authn), in front of one nginx origin, on this machine, one at a time.
 #
-#   bench/gateway.sh                  # full run (~12 min on 2 cores incl. a 5-minute soak),
+#   bench/gateway.sh                  # full run (~15 min on 2 cores incl. a 5-minute soak),
 #                                     # writes bench/results/gateway.md and gateway.json
 #   bench/gateway.sh --quick          # smoke test (~1.5 min): 1 round of 3 s, soak 20 s
 #   bench/gateway.sh --soak 0         # no soak
