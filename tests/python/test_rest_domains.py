@@ -41,3 +41,15 @@ def test_rest_stage_behind_a_custom_domain(server):
     # The execute-api host still serves it with the stage in the path.
     r = requests.get(f"{server.gateway_url}/prod/pets", headers={"Host": f"{api}.execute-api.localhost"})
     assert r.status_code == 200
+    # Mapped stages and APIs cannot be deleted; unmapped they can.
+    for call in (lambda: v1.delete_stage(restApiId=api, stageName="prod"),
+                 lambda: v1.delete_rest_api(restApiId=api)):
+        try:
+            call()
+            raise AssertionError("a mapped REST API or stage was deleted")
+        except v1.exceptions.BadRequestException as e:
+            assert "remove all API mappings" in str(e)
+    mapping = v2.get_api_mappings(DomainName=domain)["Items"][0]["ApiMappingId"]
+    v2.delete_api_mapping(DomainName=domain, ApiMappingId=mapping)
+    v1.delete_stage(restApiId=api, stageName="prod")
+    v1.delete_rest_api(restApiId=api)

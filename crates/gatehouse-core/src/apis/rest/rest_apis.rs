@@ -471,6 +471,7 @@ impl ApiService {
 
     pub async fn delete_rest_api(&self, api_id: &str) -> ApiResult<()> {
         let _guard = self.edit_lock.lock().await;
+        self.check_unmapped(api_id, None).await?;
         match self.store.delete_rest_api(api_id).await {
             Ok(()) => {
                 self.bump();

@@ -364,7 +364,9 @@ impl ApiService {
         .await
     }
 
+    /// Refused while custom domain names map to the stage, as for HTTP APIs.
     pub async fn delete_rest_stage(&self, api_id: &str, name: &str) -> ApiResult<()> {
+        self.check_unmapped(api_id, Some(name)).await?;
         self.edit_rest(api_id, |e| {
             if !e.api.stages.iter().any(|s| s.name == name) {
                 return Err(stage_not_found());
