@@ -525,6 +525,49 @@ def soak(t: Target, gatehouse: subprocess.Popen, token: str, args) -> dict:
     return res
 
 
+def callgrind(t: Target, gatehouse: subprocess.Popen, token: str, args, env: dict) -> dict:
+    """Noise-free figure for comparing builds: user-space instructions per proxied request,
+    counted by callgrind while wrk (1 thread, 4 connections) loads Gatehouse for
+    args.callgrind_seconds. Valgrind hides SHA-NI, so the token's SHA-256 runs in software
+    (~54k instructions of a request; natively ~1.5% of the CPU)."""
+    if not shutil.which("valgrind") or not shutil.which("callgrind_control"):
+        raise BenchError("--callgrind needs valgrind (apt-get install valgrind)")
+    cmd = [a for a in Path(f"/proc/{gatehouse.pid}/cmdline").read_text().split("\0") if a]
+    stop(gatehouse)
+    out_file = WORK / "callgrind.out"
+    p = spawn(["valgrind", "--tool=callgrind", "--instr-atstart=no",
+               f"--callgrind-out-file={out_file}.%p", *cmd], WORK / "gatehouse-callgrind.log",
+              cwd=WORK, env=env)
+    control = int(cmd[cmd.index("--listen") + 1].rsplit(":", 1)[1])
+    wait_http(control, p, WORK / "gatehouse-callgrind.log", timeout=300, path="/health")
+    t = Target(t.key, t.label, t.port, p, host=t.host, auth=t.auth)
+    check(t, token)
+    light = argparse.Namespace(threads=1, connections=4)
+    subprocess.run(wrk_cmd(t, token, light, 3), capture_output=True, timeout=120)
+    for f in WORK.glob("callgrind.out.*"):
+        f.unlink()
+    subprocess.run(["callgrind_control", "-i", "on", str(p.pid)], check=True, capture_output=True)
+    r = subprocess.run(wrk_cmd(t, token, light, args.callgrind_seconds), capture_output=True,
+                       text=True, timeout=args.callgrind_seconds + 120)
+    subprocess.run(["callgrind_control", "-i", "off", str(p.pid)], check=True, capture_output=True)
+    subprocess.run(["callgrind_control", "-d", str(p.pid)], check=True, capture_output=True)
+    w = parse_wrk(r.stdout, r.stderr, r.returncode)
+    check(t, token)
+    stop(p)
+    total = 0
+    files = sorted(WORK.glob("callgrind.out.*"))
+    for f in files:
+        for line in f.read_text(errors="replace").splitlines():
+            if line.startswith("totals:"):
+                total += int(line.split()[1])
+    if not total or not w["requests"] or w["non_2xx"] or w["socket_errors"]:
+        raise BenchError(f"callgrind run unusable: {total} instructions, {w['requests']} requests, "
+                         f"{w['non_2xx']} non-2xx, {w['socket_errors']} socket errors")
+    return {"instructions": total, "requests": w["requests"],
+            "instructions_per_request": total / w["requests"],
+            "profiles": [str(f) for f in files]}
+
+
 # ---------------------------------------------------------------------------------------------
 # Report
 
@@ -738,6 +781,10 @@ def main() -> int:
     ap.add_argument("--hold", type=float, default=0,
                     help="for profiling: set everything up, write the wrk command of each target to "
                          ".work-gateway/targets.json, keep the servers up this many seconds, measure nothing")
+    ap.add_argument("--callgrind", action="store_true",
+                    help="instead of timing: user-space instructions per proxied request through "
+                         "Gatehouse (1-route API) under callgrind; noise-free, for comparing builds")
+    ap.add_argument("--callgrind-seconds", type=int, default=8)
     ap.add_argument("--quick", action="store_true", help="smoke test: 1 round of 3 s, 1 s warm-up, 20 s soak")
     ap.add_argument("--out", default=str(RESULTS / "gateway.md"))
     args = ap.parse_args()
@@ -775,6 +822,8 @@ def main() -> int:
     wanted = [k for k in labels if k != "envoy-nocache" or args.envoy_nocache]
     if args.targets:
         wanted = [k for k in args.targets.split(",") if k in labels]
+    if args.callgrind:
+        wanted = ["gatehouse"]
     labels = {k: labels[k] for k in wanted}
     report: dict[str, Any] = {"results": {}, "paced": {}, "disturbed_runs": [], "notes": [], "labels": labels,
                               "routes": args.routes}
@@ -839,6 +888,13 @@ def main() -> int:
                 for k, t in targets.items()}, indent=1))
             log(f"holding for {args.hold:g} s; wrk commands in {WORK / 'targets.json'}")
             time.sleep(args.hold)
+            return 0
+        if args.callgrind:
+            cg = callgrind(targets["gatehouse"], procs["gatehouse"], st.token, args, env)
+            (WORK / "callgrind.json").write_text(json.dumps(cg, indent=1) + "\n")
+            log(f"callgrind: {cg['instructions']:,} instructions for {cg['requests']:,} requests = "
+                f"{cg['instructions_per_request']:,.0f} instructions per proxied request "
+                f"(profiles: {', '.join(cg['profiles'])}; callgrind_annotate shows where)")
             return 0
         order = [k for k in wanted if k in targets]
         all_pgids = [p.pid for p in procs.values()]
