@@ -4,7 +4,7 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use gatehouse_store::{AuthSession, User};
+use gatehouse_store::{AuthSession, User, UserStatus};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -319,6 +319,11 @@ impl Directory {
         }
         if !user.enabled {
             return Err(Error::not_authorized("User is disabled."));
+        }
+        // As the code grant checks at redemption: a session of a user since reset (or
+        // unconfirmed) completes nothing, implicit tokens included.
+        if user.status != UserStatus::Confirmed {
+            return Err(Error::not_authorized("The user cannot sign in now."));
         }
         let mut params: Vec<(&str, &str)> = Vec::new();
         match grant.response_type {

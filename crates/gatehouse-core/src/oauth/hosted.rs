@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use gatehouse_store::{AppClient, AuthSession, RefreshToken, User};
+use gatehouse_store::{AppClient, AuthSession, RefreshToken, User, UserStatus};
 use serde_json::{json, Value};
 
 use crate::auth::{sha256_hex, AuthOutcome, Caller, Challenge};
@@ -167,7 +167,9 @@ impl Directory {
             return Ok(None);
         }
         match self.store.get_user_by_sub(pool_id, sub).await? {
-            Some(user) if user.enabled => Ok(Some((user, auth_time))),
+            Some(user) if user.enabled && user.status == UserStatus::Confirmed => {
+                Ok(Some((user, auth_time)))
+            }
             _ => Ok(None),
         }
     }

@@ -388,3 +388,48 @@ async fn global_sign_out_ends_hosted_sessions() {
         .unwrap()
         .is_some());
 }
+
+/// A user who must reset their password (AdminResetUserPassword) is no longer signed in: the
+/// hosted session ends and no grant completes for them, implicit tokens included (the code
+/// grant refused them already).
+#[tokio::test]
+async fn a_user_who_must_reset_the_password_is_not_signed_in() {
+    let e = env().await;
+    let HostedStep::SignedIn { user, auth_time } = e
+        .dir
+        .hosted_sign_in(&e.client_id, "alice", PASSWORD)
+        .await
+        .unwrap()
+    else {
+        panic!("expected a signed-in user");
+    };
+    let token = e
+        .dir
+        .hosted_session_start(&user.pool_id, &user, auth_time)
+        .await
+        .unwrap();
+    // What AdminResetUserPassword does to her.
+    let mut reset = e
+        .dir
+        .store
+        .get_user_by_sub(&user.pool_id, &user.sub)
+        .await
+        .unwrap()
+        .unwrap();
+    reset.status = gatehouse_store::UserStatus::ResetRequired;
+    e.dir.store.update_user(&reset).await.unwrap();
+    assert!(e
+        .dir
+        .hosted_session(&user.pool_id, &token)
+        .await
+        .unwrap()
+        .is_none());
+    let mut r = request(&e.client_id);
+    r.response_type = Some("token".into());
+    let grant = e.dir.oauth_authorize(&r).await.unwrap();
+    assert!(e
+        .dir
+        .oauth_complete(&grant, &reset, auth_time)
+        .await
+        .is_err());
+}
