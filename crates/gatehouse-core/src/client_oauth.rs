@@ -15,6 +15,10 @@ use crate::oauth::scopes::STANDARD as STANDARD_SCOPES;
 /// The identity providers a client may name: only the pool's own directory, until federation.
 const PROVIDERS: &[&str] = &["COGNITO"];
 
+/// Schemes that run or embed content rather than reach an app: a code or tokens sent there
+/// would be handed to script.
+const UNSAFE_SCHEMES: &[&str] = &["javascript", "data", "vbscript", "file", "blob"];
+
 /// Where plain HTTP is allowed: the loopback, for development.
 const LOOPBACK_HOSTS: &[&str] = &["localhost", "127.0.0.1", "[::1]"];
 
@@ -60,6 +64,11 @@ fn check_redirect(url: &str) -> Result<()> {
         )));
     }
     let scheme = uri.scheme.to_ascii_lowercase();
+    if UNSAFE_SCHEMES.contains(&scheme.as_str()) {
+        return Err(Error::invalid(format!(
+            "Invalid URL provided: {url} uses a scheme that is not allowed."
+        )));
+    }
     let needs_host = scheme == "http" || scheme == "https";
     if needs_host && uri.host.is_none_or(str::is_empty) {
         return Err(Error::invalid(format!(
@@ -186,5 +195,16 @@ mod tests {
         assert!(msg("https:///nohost").contains("absolute"));
         assert!(msg("https://app.example.com/cb#frag").contains("fragment"));
         assert!(msg("1abc://x").contains("absolute"));
+        // Schemes that run or embed content where the code or tokens would land.
+        for bad in [
+            "javascript:alert(document.domain)//",
+            "JavaScript://%0aalert(1)",
+            "data:text/html,<script>alert(1)</script>",
+            "vbscript:msgbox(1)",
+            "file:///etc/passwd",
+            "blob:https://app.example.com/x",
+        ] {
+            assert!(msg(bad).contains("scheme"), "{bad}");
+        }
     }
 }
