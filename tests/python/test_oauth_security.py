@@ -135,3 +135,22 @@ def test_a_form_of_thousands_of_parameters_is_refused_cheaply(server, path):
         assert r.json()["error"] == "invalid_request"
         assert "Too many parameters" in r.json()["error_description"]
     assert r.elapsed.total_seconds() < 0.3
+
+
+def test_max_age_asks_for_a_fresh_sign_in(server, hosted):
+    # OIDC Core §3.1.2.1: a session older than max_age must not answer at once; with
+    # prompt=none the answer is login_required.
+    cid = hosted["client_id"]
+    b = Browser(server)
+    assert b.sign_in(cid, "alice").status_code == 302
+    time.sleep(1.1)
+    assert b.authorize(cid, max_age="3600").status_code == 302
+    r = b.authorize(cid, max_age="0")
+    assert r.status_code == 200 and heading(r) == "Sign in"
+    r = b.authorize(cid, max_age="0", prompt="none")
+    assert r.status_code == 302 and "error=login_required" in r.headers["Location"]
+    r = b.authorize(cid, max_age="soon")
+    assert r.status_code == 302 and "error=invalid_request" in r.headers["Location"]
+    # Signing in again satisfies it.
+    r = b.submit(r := b.authorize(cid, max_age="0"), username="alice", password="Corr3ct-Horse!")
+    assert r.status_code == 302 and "code=" in r.headers["Location"]

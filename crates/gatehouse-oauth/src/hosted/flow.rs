@@ -38,10 +38,10 @@ pub(crate) async fn authorize(State(h): H, uri: Uri, headers: HeaderMap) -> Resp
     };
     if !has_prompt(&ctx, "login") {
         match h.session_user(&ctx.grant.pool_id, &headers).await {
-            Ok(Some((user, auth_time))) => {
+            Ok(Some((user, auth_time))) if h.dir.oauth_session_fresh(&ctx.grant, auth_time) => {
                 return h.complete(&ctx, &user, auth_time, Vec::new()).await
             }
-            Ok(None) => {}
+            Ok(_) => {}
             Err(e) => return h.fault(&e),
         }
     }
