@@ -26,14 +26,14 @@ fn domain_input(
     Ok(Some(json!({ "UserPoolId": pool_id, "Domain": domain })))
 }
 
-/// CreateResourceServer's inputs, in the file's order, with their locations.
-fn server_inputs(
+/// CreateResourceServer's inputs, in the file's order, with their locations and declarations.
+fn server_inputs<'a>(
     file: &ConfigFile,
-    pool: &Value,
+    pool: &'a Value,
     pool_id: &str,
     at: &str,
     env: &EnvLookup,
-) -> Vec<(String, Result<Value, Problem>)> {
+) -> Vec<(String, &'a Value, Result<Value, Problem>)> {
     let servers_at = child(at, "ResourceServers");
     list(pool, "ResourceServers")
         .iter()
@@ -45,7 +45,7 @@ fn server_inputs(
                 m.insert("UserPoolId".into(), json!(pool_id));
                 Value::Object(m)
             });
-            (sat, input)
+            (sat, s, input)
         })
         .collect()
 }
@@ -69,31 +69,18 @@ pub(super) async fn rehearse_before_clients(
         Ok(None) => {}
         Err(p) => problems.push(p),
     }
-    for (sat, input) in server_inputs(file, pool, pool_id, at, env) {
+    for (sat, server, input) in server_inputs(file, pool, pool_id, at, env) {
         let result = match input {
             Ok(input) => call(dir, "CreateResourceServer", input)
                 .await
                 .map(|_| ())
-                .map_err(|e| server_problem(&sat, pool, &e)),
+                .map_err(|e| cognito_problem(&sat, server, &e)),
             Err(p) => Err(p),
         };
         if let Err(p) = result {
             problems.push(p);
         }
     }
-}
-
-/// A resource server's refusal, at the member AWS's message names.
-fn server_problem(sat: &str, pool: &Value, e: &WireError) -> Problem {
-    // `sat` is `<at>.ResourceServers[j]`: find the server's own value for the member lookup.
-    let j = sat
-        .rsplit_once('[')
-        .and_then(|(_, n)| n.trim_end_matches(']').parse::<usize>().ok());
-    let server = j
-        .and_then(|j| list(pool, "ResourceServers").get(j))
-        .cloned()
-        .unwrap_or(Value::Null);
-    cognito_problem(sat, &server, e)
 }
 
 /// Creates the pool's domain when it has none; a pool with another prefix domain is a
@@ -168,9 +155,9 @@ pub(super) async fn reconcile_resource_servers(
     summary: &mut Summary,
 ) -> Result<(), Problem> {
     let (sandbox_dir, sandbox_pool) = sandbox;
-    for (sat, input) in server_inputs(file, pool, pool_id, at, env) {
+    for (sat, server, input) in server_inputs(file, pool, pool_id, at, env) {
         let input = input?;
-        let fail = |e: WireError| server_problem(&sat, pool, &e);
+        let fail = |e: WireError| cognito_problem(&sat, server, &e);
         let identifier = str_of(&input, "Identifier").to_string();
         let what = format!("resource server {identifier} of pool {pool_id}");
         match describe_server(real, pool_id, &identifier).await {
