@@ -11,7 +11,8 @@ use serde_json::json;
 use super::scopes;
 use super::OAuthSettings;
 use crate::auth::{sha256_hex, Grant};
-use crate::env::random_bytes;
+use crate::clients::ClientPolicy;
+use crate::env::{random_bytes, random_uuid};
 use crate::error::{Error, Result};
 use crate::Directory;
 
@@ -382,13 +383,19 @@ impl Directory {
             }
             ResponseType::Token => {
                 let scopes = grant.scopes.join(" ");
+                // No refresh token: the family is recorded for GlobalSignOut to revoke.
+                let family = random_uuid(&*self.rng);
+                let lifetime = client.access_token_seconds().max(client.id_token_seconds());
+                let expires = self.now() + i64::try_from(lifetime).unwrap_or(i64::MAX / 2);
+                self.record_family(&pool.id, &user.sub, &family, auth_time, expires)
+                    .await?;
                 let tokens = self
                     .issue_tokens(
                         &pool,
                         &client,
                         user,
                         auth_time,
-                        None,
+                        Some(family),
                         false,
                         Grant {
                             scopes: Some(&scopes),

@@ -110,23 +110,9 @@ impl Directory {
         let now = self.now();
         let expires = now + HOSTED_SESSION_SECONDS;
         // The session is a token family of its own, so that signing the user out everywhere
-        // (and disabling or deleting them) revokes it with their refresh tokens
-        // (revocation.rs). Its row names no client and its hash has no known preimage: it can
-        // never be redeemed or revoked as a refresh token.
+        // revokes it with their tokens.
         let family = random_uuid(&*self.rng);
-        self.store
-            .put_refresh_token(&RefreshToken {
-                token_hash: sha256_hex(&random_uuid(&*self.rng)),
-                pool_id: pool_id.to_string(),
-                client_id: String::new(),
-                sub: user.sub.clone(),
-                origin_jti: family.clone(),
-                auth_time,
-                created: now,
-                expires,
-                revoked: false,
-                scopes: None,
-            })
+        self.record_family(pool_id, &user.sub, &family, auth_time, expires)
             .await?;
         self.store
             .put_session(&AuthSession {
@@ -140,6 +126,35 @@ impl Directory {
             })
             .await?;
         Ok(token)
+    }
+
+    /// Records a token family that has no refresh token (a hosted session, implicit tokens),
+    /// so that signing the user out everywhere, disabling or deleting them revokes it with
+    /// the families of their refresh tokens (revocation.rs). The row names no client and its
+    /// hash has no known preimage: it can never be redeemed or revoked as a refresh token.
+    pub(crate) async fn record_family(
+        &self,
+        pool_id: &str,
+        sub: &str,
+        family: &str,
+        auth_time: i64,
+        expires: i64,
+    ) -> Result<()> {
+        self.store
+            .put_refresh_token(&RefreshToken {
+                token_hash: sha256_hex(&random_uuid(&*self.rng)),
+                pool_id: pool_id.to_string(),
+                client_id: String::new(),
+                sub: sub.to_string(),
+                origin_jti: family.to_string(),
+                auth_time,
+                created: self.now(),
+                expires,
+                revoked: false,
+                scopes: None,
+            })
+            .await?;
+        Ok(())
     }
 
     /// The user of a live hosted session of the pool, with the time they signed in. `None` for

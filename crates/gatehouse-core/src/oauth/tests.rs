@@ -433,3 +433,37 @@ async fn a_user_who_must_reset_the_password_is_not_signed_in() {
         .await
         .is_err());
 }
+
+/// Implicit tokens have no refresh token, but GlobalSignOut must still revoke them, as it
+/// does every other token of the user (DESIGN.md: at the gateway too).
+#[tokio::test]
+async fn global_sign_out_revokes_implicit_tokens() {
+    let e = env().await;
+    let mut r = request(&e.client_id);
+    r.response_type = Some("token".into());
+    let grant = e.dir.oauth_authorize(&r).await.unwrap();
+    let HostedStep::SignedIn { user, auth_time } = e
+        .dir
+        .hosted_sign_in(&e.client_id, "alice", PASSWORD)
+        .await
+        .unwrap()
+    else {
+        panic!("expected a signed-in user");
+    };
+    let url = e
+        .dir
+        .oauth_complete(&grant, &user, auth_time)
+        .await
+        .unwrap();
+    let access = url
+        .split(['#', '&'])
+        .find_map(|p| p.strip_prefix("access_token="))
+        .unwrap()
+        .to_string();
+    assert!(e.dir.verify_access_token(&access).await.is_ok());
+    e.dir
+        .admin_user_global_sign_out(&user.pool_id, "alice")
+        .await
+        .unwrap();
+    assert!(e.dir.verify_access_token(&access).await.is_err());
+}
