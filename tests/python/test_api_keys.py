@@ -241,8 +241,8 @@ def test_aws_errors(env):
     assert error(apigw.create_api_key, name="b", value=value)[0] == "ConflictException"
     assert error(apigw.get_api_key, apiKey="nope")[0] == "NotFoundException"
     assert error(apigw.get_usage_plan, usagePlanId="nope")[0] == "NotFoundException"
-    assert error(apigw.create_usage_plan, name="p", apiStages=[{"apiId": api_id, "stage": "missing"}])[0] \
-        == "NotFoundException"
+    assert error(apigw.create_usage_plan, name="p", apiStages=[{"apiId": api_id, "stage": "missing"}]) == (
+        "BadRequestException", f"Invalid API Stage {{api: {api_id}, stage: missing}} specified for usageplan p")
     assert error(apigw.create_usage_plan, name="p", quota={"limit": 5, "period": "YEAR"})[0] \
         == "BadRequestException"
 
@@ -256,6 +256,11 @@ def test_aws_errors(env):
     assert [k["id"] for k in apigw.get_usage_plan_keys(usagePlanId=p1["id"])["items"]] == [key["id"]]
     assert error(apigw.get_usage, usagePlanId=p1["id"], startDate="2026-13-40", endDate=today())[0] \
         == "BadRequestException"
+    code, message = error(apigw.delete_usage_plan, usagePlanId=p2["id"])
+    assert (code, message) == ("BadRequestException", f"Cannot delete Usage Plan {p2['id']} because there are "
+                                                      f"API Stages associated with it, including {api_id}:prod")
+    apigw.update_usage_plan(usagePlanId=p2["id"], patchOperations=[
+        {"op": "remove", "path": "/apiStages", "value": f"{api_id}:prod"}])
     apigw.delete_usage_plan(usagePlanId=p2["id"])
     apigw.delete_api_key(apiKey=key["id"])
     assert error(apigw.get_api_key, apiKey=key["id"])[0] == "NotFoundException"

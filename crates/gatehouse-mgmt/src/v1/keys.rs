@@ -602,7 +602,7 @@ mod tests {
                 "POST",
                 "/usageplans",
                 r#"{"name":"p","apiStages":[{"apiId":"x","stage":"y"}]}"#,
-                StatusCode::NOT_FOUND,
+                StatusCode::BAD_REQUEST,
             ),
             (
                 "GET",

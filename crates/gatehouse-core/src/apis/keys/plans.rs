@@ -262,9 +262,7 @@ impl Patchable for PlanPatch<'_> {
                     .api_stages
                     .retain(|s| !(s.api_id == api && s.stage == stage));
                 if self.plan.api_stages.len() == before {
-                    return Err(ApiError::not_found(format!(
-                        "Invalid API stage {api}:{stage}: not in the usage plan"
-                    )));
+                    return Err(ApiError::bad("Invalid API Stage specified"));
                 }
             }
             (["apiStages", api_stage, "throttle", rest @ ..], _) => {
@@ -318,17 +316,18 @@ impl ApiService {
             .ok_or_else(|| plan_not_found(id))
     }
 
-    /// Each stage is a stage of an existing REST API.
-    async fn check_api_stages(&self, stages: &[(String, String)]) -> ApiResult<()> {
+    /// Each stage is a stage of an existing REST API (AWS's BadRequestException names the
+    /// stage and the plan).
+    async fn check_api_stages(&self, plan: &str, stages: &[(String, String)]) -> ApiResult<()> {
         for (api_id, stage) in stages {
-            let api = self
+            let exists = self
                 .store
                 .get_rest_api(api_id)
                 .await?
-                .ok_or_else(|| Self::rest_api_not_found(api_id))?;
-            if !api.stages.iter().any(|s| s.name == *stage) {
-                return Err(ApiError::not_found(format!(
-                    "Invalid stage identifier specified: {api_id}:{stage}"
+                .is_some_and(|api| api.stages.iter().any(|s| s.name == *stage));
+            if !exists {
+                return Err(ApiError::bad(format!(
+                    "Invalid API Stage {{api: {api_id}, stage: {stage}}} specified for usageplan {plan}"
                 )));
             }
         }
@@ -363,7 +362,7 @@ impl ApiService {
             .iter()
             .map(|s| (s.api_id.clone(), s.stage.clone()))
             .collect();
-        self.check_api_stages(&stages).await?;
+        self.check_api_stages(&plan.name, &stages).await?;
         let _guard = self.edit_lock.lock().await;
         self.store.insert_usage_plan(&plan).await?;
         self.bump();
@@ -423,7 +422,7 @@ impl ApiService {
         patch::apply(&mut p, ops)?;
         let added = std::mem::take(&mut p.added_stages);
         check_plan(&plan)?;
-        self.check_api_stages(&added).await?;
+        self.check_api_stages(&plan.name, &added).await?;
         for (api, stage) in &added {
             for key in self.store.usage_plan_keys(id).await? {
                 self.check_one_plan_per_stage(id, &key, &[(api.clone(), stage.clone())])
@@ -435,8 +434,15 @@ impl ApiService {
         Ok(plan)
     }
 
+    /// Refused while the plan covers API stages, as on AWS.
     pub async fn delete_usage_plan(&self, id: &str) -> ApiResult<()> {
         let _guard = self.edit_lock.lock().await;
+        if let Some(s) = self.load_usage_plan(id).await?.api_stages.first() {
+            return Err(ApiError::bad(format!(
+                "Cannot delete Usage Plan {id} because there are API Stages associated with it, including {}:{}",
+                s.api_id, s.stage
+            )));
+        }
         match self.store.delete_usage_plan(id).await {
             Ok(()) => {}
             Err(StoreError::NotFound) => return Err(plan_not_found(id)),

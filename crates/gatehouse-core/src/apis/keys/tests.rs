@@ -159,13 +159,17 @@ async fn keys_follow_aws_rules() {
 async fn plans_cover_existing_stages_and_keys_join_one_plan_per_stage() {
     let dir = tempfile::tempdir().unwrap();
     let s = service(&dir).await;
-    assert!(matches!(
-        s.create_usage_plan(plan(&[("api1", "dev")])).await,
-        Err(ApiError::NotFound(_))
-    ));
+    let e = s
+        .create_usage_plan(plan(&[("api1", "dev")]))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "Invalid API Stage {api: api1, stage: dev} specified for usageplan gold"
+    );
     assert!(matches!(
         s.create_usage_plan(plan(&[("nope", "prod")])).await,
-        Err(ApiError::NotFound(_))
+        Err(ApiError::BadRequest(_))
     ));
     let p1 = s
         .create_usage_plan(plan(&[("api1", "prod")]))
@@ -243,6 +247,21 @@ async fn plans_cover_existing_stages_and_keys_join_one_plan_per_stage() {
         .unwrap();
     s.delete_usage_plan_key(&p2.id, &key.id).await.unwrap();
     assert!(s.delete_usage_plan_key(&p2.id, &key.id).await.is_err());
+    // A plan covering stages cannot be deleted.
+    let e = s.delete_usage_plan(&p2.id).await.unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "Cannot delete Usage Plan {} because there are API Stages associated with it, including api1:prod",
+            p2.id
+        )
+    );
+    s.update_usage_plan(
+        &p2.id,
+        &[op(PatchKind::Remove, "/apiStages", Some("api1:prod"))],
+    )
+    .await
+    .unwrap();
     s.delete_usage_plan(&p2.id).await.unwrap();
     assert!(matches!(
         s.get_usage_plan(&p2.id).await,
