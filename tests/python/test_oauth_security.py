@@ -154,3 +154,21 @@ def test_max_age_asks_for_a_fresh_sign_in(server, hosted):
     # Signing in again satisfies it.
     r = b.submit(r := b.authorize(cid, max_age="0"), username="alice", password="Corr3ct-Horse!")
     assert r.status_code == 302 and "code=" in r.headers["Location"]
+
+
+@pytest.mark.parametrize("state", ["disabled", "no_verified_contact"])
+def test_forgot_password_reads_the_same_for_an_account_that_cannot_reset(server, idp, hosted, state):
+    pid, cid = hosted["pool_id"], hosted["client_id"]
+    if state == "disabled":
+        make_user(idp, pid, "bob")
+        idp.admin_disable_user(UserPoolId=pid, Username="bob")
+    else:
+        make_user(idp, pid, "bob", attrs=[{"Name": "email", "Value": "bob@example.com"}])
+    q = query(cid)
+    said = {}
+    for who in ["bob", "nobody"]:
+        b = Browser(server)
+        r = b.submit(b.get(f"/forgotPassword?{q}"), username=who)
+        said[who] = (r.status_code, heading(r), alert(r),
+                     re.sub(r"\w\*\*\*@", "?***@", info(r) or ""))
+    assert said["bob"] == said["nobody"], said

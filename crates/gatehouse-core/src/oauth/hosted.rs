@@ -212,6 +212,28 @@ impl Directory {
         }
     }
 
+    /// ForgotPassword for the forgot-password page. With PreventUserExistenceErrors ENABLED a
+    /// user who cannot reset (disabled, no verified email or phone) gets the answer an unknown
+    /// user gets; the Cognito API says why, as AWS does.
+    pub async fn hosted_forgot_password(
+        &self,
+        client: &AppClient,
+        username: &str,
+    ) -> Result<CodeDelivery> {
+        let hash = hosted_secret_hash(client, username);
+        match self
+            .forgot_password(&client.client_id, username, hash.as_deref())
+            .await
+        {
+            Err(Error::NotAuthorized(_) | Error::InvalidParameter(_))
+                if client.prevent_user_existence_errors == "ENABLED" =>
+            {
+                Ok(Self::simulated_delivery(username))
+            }
+            other => other,
+        }
+    }
+
     pub async fn hosted_session_end(&self, pool_id: &str, token: &str) -> Result<()> {
         if token.is_empty() || token.len() > 256 {
             return Ok(());

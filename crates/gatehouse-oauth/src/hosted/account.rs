@@ -398,12 +398,7 @@ impl Hosted {
 
     /// ForgotPassword, then the page to reset with the code.
     pub(crate) async fn start_reset(&self, ctx: &Ctx, username: &str, what: &str) -> Response {
-        let secret_hash = hosted_secret_hash(&ctx.client, username);
-        match self
-            .dir
-            .forgot_password(&ctx.grant.client_id, username, secret_hash.as_deref())
-            .await
-        {
+        match self.dir.hosted_forgot_password(&ctx.client, username).await {
             Ok(d) => self.reset_form(
                 ctx,
                 StatusCode::OK,
