@@ -43,6 +43,7 @@ ACCESS_KEY = "AKIAGATEHOUSEGWBENCH1"
 SECRET_KEY = "gatehouse-gateway-bench-secret-00000000000"
 PASSWORD = "Bench-Passw0rd!9"
 PATH = "/bench"
+REST_STAGE = "prod"
 
 
 def origin_body() -> bytes:
@@ -288,7 +289,9 @@ class Setup:
     client_id: str = ""
     issuer: str = ""
     token: str = ""
+    id_token: str = ""
     jwks: str = ""
+    rest_api: str = ""
     api_small: str = ""
     api_large: str = ""
     routes_large: int = 0
@@ -315,10 +318,11 @@ def setup_gatehouse(s: Setup, origin_port: int, routes: int) -> None:
                           TemporaryPassword="Temp-Passw0rd!9")
     idp.admin_set_user_password(UserPoolId=s.pool_id, Username="benchuser", Password=PASSWORD,
                                 Permanent=True)
-    s.token = idp.initiate_auth(
+    tokens = idp.initiate_auth(
         ClientId=s.client_id, AuthFlow="USER_PASSWORD_AUTH",
         AuthParameters={"USERNAME": "benchuser", "PASSWORD": PASSWORD},
-    )["AuthenticationResult"]["AccessToken"]
+    )["AuthenticationResult"]
+    s.token, s.id_token = tokens["AccessToken"], tokens["IdToken"]
     s.issuer = f"http://127.0.0.1:{s.control_port}/{s.pool_id}"
     status, jwks = get(s.control_port, f"/{s.pool_id}/.well-known/jwks.json")
     if status != 200:
@@ -354,6 +358,29 @@ def setup_gatehouse(s: Setup, origin_port: int, routes: int) -> None:
     s.routes_large = count_routes(apigw, s.api_large)
     s.seconds[f"api_{routes}_routes"] = time.monotonic() - t0
 
+    # The same route as a REST API (v1) method with a Cognito user-pool authorizer, which
+    # wants the pool's ID token; the stage is in the path.
+    t0 = time.monotonic()
+    v1 = client("apigateway")
+    pool_arn = idp.describe_user_pool(UserPoolId=s.pool_id)["UserPool"]["Arn"]
+    s.rest_api = v1.create_rest_api(name="bench-rest")["id"]
+    root = v1.get_resources(restApiId=s.rest_api)["items"][0]["id"]
+    res = v1.create_resource(restApiId=s.rest_api, parentId=root, pathPart=PATH.strip("/"))["id"]
+    auth = v1.create_authorizer(restApiId=s.rest_api, name="pool", type="COGNITO_USER_POOLS",
+                                providerARNs=[pool_arn],
+                                identitySource="method.request.header.Authorization")["id"]
+    v1.put_method(restApiId=s.rest_api, resourceId=res, httpMethod="GET",
+                  authorizationType="COGNITO_USER_POOLS", authorizerId=auth)
+    v1.put_integration(restApiId=s.rest_api, resourceId=res, httpMethod="GET", type="HTTP_PROXY",
+                       integrationHttpMethod="GET", uri=f"http://127.0.0.1:{origin_port}{PATH}")
+    v1.create_deployment(restApiId=s.rest_api, stageName=REST_STAGE)
+    # Deployments reach the data plane through a snapshot swap: wait for it.
+    deadline = time.monotonic() + 10
+    while get(s.gateway_port, f"/{REST_STAGE}{PATH}", host=f"{s.rest_api}.execute-api.localhost",
+              token=s.id_token)[0] == 404 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    s.seconds["rest_api"] = time.monotonic() - t0
+
 
 def count_routes(apigw, api: str) -> int:
     n, token = 0, None
@@ -379,6 +406,8 @@ class Target:
     proc: subprocess.Popen | None
     host: str | None = None
     auth: bool = False  # refuses without the token (checked before every run)
+    path: str = PATH  # what wrk asks for (a REST API's stage comes first)
+    token: str | None = None  # instead of the run's access token (REST: the ID token)
 
     @property
     def pgid(self) -> int | None:
@@ -388,6 +417,8 @@ class Target:
 def check(t: Target, token: str) -> None:
     """The exact request wrk sends gets the origin's body; without the token a JWT proxy
     refuses with 401. Raises otherwise: we never benchmark an error path."""
+    token = t.token or token
+    PATH = t.path
     if t.proc is not None and t.proc.poll() is not None:
         raise BenchError(f"{t.label} exited with {t.proc.returncode}")
     status, body = get(t.port, PATH, host=t.host, token=token if t.auth else None)
@@ -423,8 +454,8 @@ def wrk_cmd(t: Target, token: str, args, duration: float, paced: bool = False) -
     if t.host:
         cmd += ["-H", f"Host: {t.host}"]
     if t.auth:
-        cmd += ["-H", f"Authorization: Bearer {token}"]
-    return cmd + [f"http://127.0.0.1:{t.port}{PATH}"]
+        cmd += ["-H", f"Authorization: Bearer {t.token or token}"]
+    return cmd + [f"http://127.0.0.1:{t.port}{t.path}"]
 
 
 def parse_wrk(r_stdout: str, r_stderr: str, rc: int) -> dict:
@@ -636,6 +667,11 @@ def targets_table(report: dict) -> list[dict]:
                          "measured": added, "unit": " ms",
                          "target": "≤ 1 ms" if mine else "(reference)",
                          "pass": added <= 1.0 if mine else None})
+    rest = rps("gatehouse-rest")
+    if g and rest:
+        rows.append({"check": "Gatehouse REST API (Cognito authorizer) ÷ HTTP API (JWT authorizer), req/s",
+                     "measured": rest / g, "unit": "×", "target": "within 10% (≥ 0.9×)",
+                     "pass": rest / g >= 0.9})
     big = rps("gatehouse-routes")
     if g and big:
         rows.append({"check": f"Gatehouse, {report['routes']:,} routes ÷ 1 route, req/s",
@@ -774,7 +810,7 @@ def main() -> int:
     ap.add_argument("--envoy-nocache", action="store_true",
                     help="also measure Envoy without its JWT cache (every token re-verified)")
     ap.add_argument("--targets", default=os.environ.get("TARGETS", ""),
-                    help="comma-separated subset of direct,nginx,envoy,envoy-nocache,gatehouse,gatehouse-routes")
+                    help="comma-separated subset of direct,nginx,envoy,envoy-nocache,gatehouse,gatehouse-routes,gatehouse-rest")
     ap.add_argument("--disturbed-pct", type=float, default=30,
                     help="run again once a run during which other processes used more CPU than this")
     ap.add_argument("--max-reruns", type=int, default=6)
@@ -818,6 +854,7 @@ def main() -> int:
         "envoy-nocache": "Envoy jwt_authn (no JWT cache)",
         "gatehouse": "Gatehouse JWT authorizer, 1-route API",
         "gatehouse-routes": f"Gatehouse JWT authorizer, {args.routes:,}-route API",
+        "gatehouse-rest": "Gatehouse REST API, Cognito authorizer (ID token)",
     }
     wanted = [k for k in labels if k != "envoy-nocache" or args.envoy_nocache]
     if args.targets:
@@ -860,6 +897,10 @@ def main() -> int:
         targets["gatehouse-routes"] = Target("gatehouse-routes", labels.get("gatehouse-routes", ""),
                                              ports["gateway"], procs["gatehouse"],
                                              host=f"{st.api_large}.execute-api.localhost", auth=True)
+        targets["gatehouse-rest"] = Target("gatehouse-rest", labels.get("gatehouse-rest", ""),
+                                           ports["gateway"], procs["gatehouse"],
+                                           host=f"{st.rest_api}.execute-api.localhost", auth=True,
+                                           path=f"/{REST_STAGE}{PATH}", token=st.id_token)
         if "nginx" in wanted:
             procs["nginx"] = start_nginx("proxy", nginx_proxy_block(ports["nginx"], ports["origin"]))
             wait_http(ports["nginx"], procs["nginx"], WORK / "proxy-error.log")
