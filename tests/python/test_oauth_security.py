@@ -172,3 +172,27 @@ def test_forgot_password_reads_the_same_for_an_account_that_cannot_reset(server,
         said[who] = (r.status_code, heading(r), alert(r),
                      re.sub(r"\w\*\*\*@", "?***@", info(r) or ""))
     assert said["bob"] == said["nobody"], said
+
+
+def test_a_hosted_challenge_session_is_not_answered_through_the_cognito_api(server, idp, public_idp):
+    # The MFA page's session is bound to the hosted pages: answered with RespondToAuthChallenge
+    # it would hand tokens to whoever read it from the page, bypassing the authorize grant.
+    pid, cid = oauth_pool(idp)
+    idp.set_user_pool_mfa_config(UserPoolId=pid, MfaConfiguration="OPTIONAL",
+                                 SoftwareTokenMfaConfiguration={"Enabled": True})
+    make_user(idp, pid, "mia")
+    access = public_idp.initiate_auth(ClientId=cid, AuthFlow="USER_PASSWORD_AUTH",
+                                      AuthParameters={"USERNAME": "mia", "PASSWORD": "Corr3ct-Horse!"})[
+        "AuthenticationResult"]["AccessToken"]
+    totp = pyotp.TOTP(public_idp.associate_software_token(AccessToken=access)["SecretCode"])
+    public_idp.verify_software_token(AccessToken=access, UserCode=totp.at(time.time() - 30))
+    public_idp.set_user_mfa_preference(AccessToken=access,
+                                       SoftwareTokenMfaSettings={"Enabled": True, "PreferredMfa": True})
+    r = Browser(server).sign_in(cid, "mia")
+    assert heading(r) == "Multi-factor authentication"
+    _, fields = Browser(server).form(r)
+    with pytest.raises(Exception, match="NotAuthorized"):
+        public_idp.respond_to_auth_challenge(
+            ClientId=cid, ChallengeName="SOFTWARE_TOKEN_MFA", Session=fields["session"],
+            ChallengeResponses={"USERNAME": "mia", "SOFTWARE_TOKEN_MFA_CODE": totp.now()})
+    idp.delete_user_pool(UserPoolId=pid)
