@@ -1,6 +1,7 @@
 //! Persistence for Gatehouse: one trait per aggregate, and the embedded SQLite implementation.
-//! The domain talks only to these traits, so a PostgreSQL implementation can stand beside
-//! SQLite without the domain noticing.
+//! The domain talks only to these traits, so the PostgreSQL implementation (`postgres`, feature
+//! `postgres`, not complete yet: see docs/postgres.md) stands beside SQLite without the domain
+//! noticing.
 
 pub mod api_keys;
 pub mod apis;
@@ -8,8 +9,12 @@ pub mod devices;
 pub mod domains;
 pub mod model;
 pub mod oauth;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 pub mod rest_apis;
 pub mod sqlite;
+#[cfg(test)]
+mod contract_tests;
 
 use async_trait::async_trait;
 use serde_json::Value;

@@ -1,0 +1,258 @@
+//! The shared store for several nodes: PostgreSQL through a deadpool-postgres connection pool.
+//! Owns its own versioned migrations (`migrations/`), applied at connect under an advisory lock
+//! so nodes starting together apply each migration once. Statements are prepared once per
+//! connection (`prepare_cached`) and every value travels as a bind parameter.
+//!
+//! Not complete yet (issue 7): the user-pool aggregates are here; devices, OAuth configuration,
+//! APIs, REST APIs, domain names and API keys are not, so `gatehouse serve` does not offer it.
+
+mod aggregates;
+
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::NoTls;
+
+use crate::{StoreError, StoreResult};
+
+/// Versioned migrations, applied in order; a version once released never changes.
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("migrations/0001_init.sql"))];
+
+/// Connection settings beyond the URL.
+#[derive(Debug, Clone)]
+pub struct PgOptions {
+    /// Most connections this node holds open.
+    pub max_connections: usize,
+    /// How long a request waits for a free connection (or a new one) before `Unavailable`.
+    pub acquire_timeout: Duration,
+    /// Keep Gatehouse's tables in this schema (created if missing) instead of the URL's default
+    /// `search_path`: several installations, or the tests, can share one database.
+    pub schema: Option<String>,
+}
+
+impl Default for PgOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(5),
+            schema: None,
+        }
+    }
+}
+
+pub struct PgStore {
+    pool: Pool,
+}
+
+impl PgStore {
+    /// Connects to a `postgres://` URL with default options and applies pending migrations.
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        Self::connect_with(url, PgOptions::default()).await
+    }
+
+    pub async fn connect_with(url: &str, options: PgOptions) -> StoreResult<Self> {
+        let mut config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|e| StoreError::Unavailable(format!("bad PostgreSQL URL: {e}")))?;
+        if config.get_application_name().is_none() {
+            config.application_name("gatehouse");
+        }
+        if let Some(schema) = &options.schema {
+            check_schema_name(schema)?;
+            // Set per connection at start-up, so every pooled connection sees the same tables.
+            let mut opts = config.get_options().unwrap_or_default().to_string();
+            opts.push_str(&format!(" -c search_path={schema}"));
+            config.options(opts.trim());
+        }
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                // A broken connection fails its query and is dropped; checking each one before
+                // use would add a round trip to every request.
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(options.max_connections.max(1))
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(options.acquire_timeout))
+            .create_timeout(Some(options.acquire_timeout))
+            .build()
+            .map_err(|e| StoreError::Unavailable(format!("PostgreSQL pool: {e}")))?;
+        let store = Self { pool };
+        store.migrate(options.schema.as_deref()).await?;
+        Ok(store)
+    }
+
+    /// The highest schema version applied.
+    pub async fn schema_version(&self) -> StoreResult<i64> {
+        let client = self.client().await?;
+        let row = client
+            .query_one(
+                "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+                &[],
+            )
+            .await
+            .map_err(map_err)?;
+        row.try_get(0).map_err(map_err)
+    }
+
+    async fn client(&self) -> StoreResult<deadpool_postgres::Object> {
+        self.pool.get().await.map_err(|e| {
+            StoreError::Unavailable(format!("no PostgreSQL connection available: {e}"))
+        })
+    }
+
+    /// Applies every migration not yet recorded, all in one transaction holding an advisory
+    /// lock: nodes starting at once queue behind the first, which applies them; the rest then
+    /// find nothing to do. DDL is transactional in PostgreSQL, so a failed migration leaves the
+    /// schema as it was.
+    async fn migrate(&self, schema: Option<&str>) -> StoreResult<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(map_err)?;
+        // Keyed by schema, so installations in different schemas of one database do not wait on
+        // each other. The configured name, not current_schema(): that is NULL until the schema
+        // exists, and creating it races too (two CREATE SCHEMA IF NOT EXISTS at once collide).
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(hashtext('gatehouse.migrate.' || $1::text))",
+            &[&schema.unwrap_or("")],
+        )
+        .await
+        .map_err(map_err)?;
+        if let Some(schema) = schema {
+            // The name was checked to be a plain identifier; DDL takes no bind parameters.
+            tx.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
+                .await
+                .map_err(map_err)?;
+        }
+        tx.batch_execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (
+                 version BIGINT PRIMARY KEY,
+                 applied TIMESTAMPTZ NOT NULL DEFAULT now()
+             )",
+        )
+        .await
+        .map_err(map_err)?;
+        let applied: Vec<i64> = tx
+            .query("SELECT version FROM schema_migrations", &[])
+            .await
+            .map_err(map_err)?
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect::<Result<_, _>>()
+            .map_err(map_err)?;
+        // Every version not yet applied, not just those above the highest: migrations are
+        // numbered when written and may land out of order.
+        for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| !applied.contains(v)) {
+            tx.batch_execute(sql).await.map_err(map_err)?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version) VALUES ($1)",
+                &[version],
+            )
+            .await
+            .map_err(map_err)?;
+            tracing::info!(version, "applied PostgreSQL store migration");
+        }
+        tx.commit().await.map_err(map_err)
+    }
+}
+
+/// Schema names go into DDL, which takes no bind parameters: only plain identifiers pass.
+fn check_schema_name(schema: &str) -> StoreResult<()> {
+    let ok = !schema.is_empty()
+        && schema.len() <= 63
+        && schema
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && !schema.starts_with(|c: char| c.is_ascii_digit());
+    if ok {
+        Ok(())
+    } else {
+        Err(StoreError::Unavailable(format!(
+            "PostgreSQL schema name {schema:?} must be lower-case letters, digits and _"
+        )))
+    }
+}
+
+/// Integrity violations (unique, foreign key, check) are the caller's conflict, as on SQLite;
+/// everything else (connection lost, server shutting down, serialization failure) is the store
+/// being unavailable, which the edge answers with a retryable error.
+pub(crate) fn map_err(e: tokio_postgres::Error) -> StoreError {
+    match e.as_db_error() {
+        Some(db) if db.code().code().starts_with("23") => {
+            let what = db.constraint().unwrap_or_else(|| db.message());
+            StoreError::Conflict(what.to_string())
+        }
+        Some(db) if *db.code() == SqlState::INVALID_TEXT_REPRESENTATION => {
+            StoreError::Corrupt(db.message().to_string())
+        }
+        Some(db) => StoreError::Unavailable(format!("{}: {}", db.code().code(), db.message())),
+        None => StoreError::Unavailable(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    //! A fresh store per test, each in its own schema of the database named by
+    //! `GATEHOUSE_TEST_DATABASE_URL` (`scripts/pg-test-cluster` starts one), so tests run in
+    //! parallel without seeing each other's rows.
+
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use super::*;
+
+    /// The store, or `None` when no test database is configured (and it is not required).
+    pub(crate) async fn store() -> Option<(PgStore, String)> {
+        let url = match std::env::var("GATEHOUSE_TEST_DATABASE_URL") {
+            Ok(url) if !url.is_empty() => url,
+            _ => {
+                // scripts/test sets this, so CI cannot pass by silently skipping PostgreSQL.
+                assert!(
+                    std::env::var_os("GATEHOUSE_TEST_REQUIRE_POSTGRES").is_none(),
+                    "GATEHOUSE_TEST_REQUIRE_POSTGRES is set but GATEHOUSE_TEST_DATABASE_URL is not"
+                );
+                eprintln!("GATEHOUSE_TEST_DATABASE_URL unset: skipping the PostgreSQL run");
+                return None;
+            }
+        };
+        let schema = fresh_schema_name();
+        let store = PgStore::connect_with(
+            &url,
+            PgOptions {
+                max_connections: 8,
+                schema: Some(schema.clone()),
+                ..PgOptions::default()
+            },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("test database at GATEHOUSE_TEST_DATABASE_URL: {e}"));
+        Some((store, schema))
+    }
+
+    pub(crate) fn fresh_schema_name() -> String {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        format!(
+            "t_{}_{}_{nanos}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        )
+    }
+
+    /// Drops the test's schema (best effort: a failed test leaves it for inspection).
+    pub(crate) async fn drop_schema(store: &PgStore, schema: &str) {
+        if let Ok(client) = store.client().await {
+            let _ = client
+                .batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
+                .await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

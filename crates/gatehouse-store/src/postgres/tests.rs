@@ -1,0 +1,116 @@
+//! What only the PostgreSQL store has: migrations raced by several nodes, schema isolation, and
+//! failure when the server is not there. The aggregate behaviour is in `contract_tests`.
+
+use super::testing::{drop_schema, fresh_schema_name};
+use super::*;
+use crate::PoolStore;
+
+fn url() -> Option<String> {
+    std::env::var("GATEHOUSE_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+}
+
+fn in_schema(schema: &str) -> PgOptions {
+    PgOptions {
+        max_connections: 2,
+        schema: Some(schema.to_string()),
+        ..PgOptions::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn nodes_starting_together_apply_each_migration_once() {
+    let Some(url) = url() else {
+        // The contract tests' helper enforces GATEHOUSE_TEST_REQUIRE_POSTGRES.
+        return;
+    };
+    let schema = fresh_schema_name();
+    let nodes: Vec<_> = (0..6)
+        .map(|_| {
+            let (url, schema) = (url.clone(), schema.clone());
+            tokio::spawn(async move { PgStore::connect_with(&url, in_schema(&schema)).await })
+        })
+        .collect();
+    let mut stores = Vec::new();
+    for n in nodes {
+        stores.push(n.await.unwrap().unwrap());
+    }
+    let latest = MIGRATIONS.iter().map(|m| m.0).max();
+    for s in &stores {
+        assert_eq!(Some(s.schema_version().await.unwrap()), latest);
+    }
+    let c = stores[0].client().await.unwrap();
+    let applied: i64 = c
+        .query_one("SELECT COUNT(*) FROM schema_migrations", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(usize::try_from(applied).unwrap(), MIGRATIONS.len());
+    // Reconnecting finds nothing to do.
+    let again = PgStore::connect_with(&url, in_schema(&schema))
+        .await
+        .unwrap();
+    assert_eq!(again.schema_version().await.unwrap(), latest.unwrap());
+    drop_schema(&stores[0], &schema).await;
+}
+
+#[tokio::test]
+async fn schemas_keep_installations_apart() {
+    let Some(url) = url() else { return };
+    let (a, b) = (fresh_schema_name(), fresh_schema_name());
+    let sa = PgStore::connect_with(&url, in_schema(&a)).await.unwrap();
+    let sb = PgStore::connect_with(&url, in_schema(&b)).await.unwrap();
+    sa.insert_pool(&crate::contract_tests::pool("p1"))
+        .await
+        .unwrap();
+    assert!(sb.get_pool("p1").await.unwrap().is_none());
+    // The same id in the other schema is no conflict.
+    sb.insert_pool(&crate::contract_tests::pool("p1"))
+        .await
+        .unwrap();
+    drop_schema(&sa, &a).await;
+    drop_schema(&sb, &b).await;
+}
+
+#[tokio::test]
+async fn schema_names_are_plain_identifiers() {
+    for bad in [
+        "",
+        "Upper",
+        "1abc",
+        "a-b",
+        "a\"; DROP TABLE users; --",
+        "a b",
+    ] {
+        assert!(check_schema_name(bad).is_err(), "{bad:?}");
+    }
+    for good in ["gatehouse", "t_1_2_3", "_x"] {
+        assert!(check_schema_name(good).is_ok(), "{good:?}");
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_server_is_unavailable_not_a_panic() {
+    // A port nothing listens on (bound, then released).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap();
+    let url = format!("postgres://postgres@127.0.0.1:{port}/postgres");
+    let err = PgStore::connect_with(
+        &url,
+        PgOptions {
+            acquire_timeout: std::time::Duration::from_secs(2),
+            ..PgOptions::default()
+        },
+    )
+    .await
+    .err()
+    .unwrap();
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    assert!(matches!(
+        PgStore::connect("mysql://nope").await,
+        Err(StoreError::Unavailable(_))
+    ));
+}
