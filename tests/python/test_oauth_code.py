@@ -82,11 +82,19 @@ def test_code_with_pkce_nonce_and_scopes(server, web):
     assert refreshed_id["at_hash"] == at_hash(again["access_token"]) and "nonce" not in refreshed_id
 
 
-def test_a_code_is_single_use(server, web):
+def test_a_code_is_single_use_and_a_replay_revokes_its_tokens(server, web):
     code = code_for(server, web["client_id"])
-    assert redeem(server, web["client_id"], code).status_code == 200
+    first = redeem(server, web["client_id"], code)
+    assert first.status_code == 200
+    tok = first.json()
     r = redeem(server, web["client_id"], code)
     assert (r.status_code, r.json()["error"]) == (400, "invalid_grant")
+    # RFC 6749 §4.1.2: the tokens the code was exchanged for are revoked.
+    r = requests.post(f"{server.url}/oauth2/token", data={
+        "grant_type": "refresh_token", "client_id": web["client_id"], "refresh_token": tok["refresh_token"]})
+    assert (r.status_code, r.json()["error"]) == (400, "invalid_grant")
+    r = requests.get(f"{server.url}/oauth2/userInfo", headers={"Authorization": f"Bearer {tok['access_token']}"})
+    assert r.status_code == 401
 
 
 @pytest.mark.parametrize("case", ["other_client", "redirect", "no_verifier", "wrong_verifier", "short_verifier"])

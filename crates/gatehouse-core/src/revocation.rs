@@ -159,6 +159,19 @@ impl Directory {
     }
 
     /// Revokes every token family of the user (sign-out everywhere, disable, delete).
+    /// Revokes the family of a refresh token known by its hash (a reused authorization code's
+    /// grant, RFC 6749 §4.1.2). Nothing happens when there is no such token.
+    pub(crate) async fn revoke_family_of(&self, refresh_hash: &str) -> Result<()> {
+        let family = self
+            .store
+            .revoke_token_family(refresh_hash, self.now(), TOKEN_GRACE_SECS)
+            .await?;
+        if let Some(f) = family {
+            self.revoked.insert(std::slice::from_ref(&f));
+        }
+        Ok(())
+    }
+
     pub(crate) async fn revoke_user(&self, pool_id: &str, sub: &str) -> Result<()> {
         let families = self
             .store

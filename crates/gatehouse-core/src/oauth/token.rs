@@ -5,12 +5,15 @@ use std::collections::BTreeMap;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use gatehouse_store::{AppClient, UserStatus};
+use gatehouse_store::{AppClient, AuthSession, UserStatus};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::authorize::{pkce_shaped, OAUTH_CODE};
+
+/// What a redeemed code leaves behind until it would have expired.
+const OAUTH_CODE_REDEEMED: &str = "OAUTH_CODE_REDEEMED";
 use super::{scopes, OAuthSettings};
 use crate::attributes;
 use crate::auth::{sha256_hex, Grant, Tokens};
@@ -178,13 +181,24 @@ impl Directory {
         if code.len() > 256 {
             return Err(bad("Invalid authorization code"));
         }
-        // Taking it makes it single use: a second redemption finds nothing.
+        // Taking it makes it single use: a second redemption finds the marker the first left.
+        let code_hash = sha256_hex(code);
         let stored = self
             .store
-            .take_session(&sha256_hex(code))
+            .take_session(&code_hash)
             .await?
-            .filter(|s| s.challenge == OAUTH_CODE)
             .ok_or_else(|| bad("Invalid authorization code"))?;
+        if stored.challenge == OAUTH_CODE_REDEEMED {
+            // RFC 6749 §4.1.2: a code used twice revokes what it was exchanged for.
+            if let Some(refresh_hash) = stored.data.get("refresh_hash").and_then(Value::as_str) {
+                self.revoke_family_of(refresh_hash).await?;
+            }
+            tracing::warn!(client_id = %client.client_id, "an authorization code was used twice; its tokens are revoked");
+            return Err(bad("Invalid authorization code"));
+        }
+        if stored.challenge != OAUTH_CODE {
+            return Err(bad("Invalid authorization code"));
+        }
         if stored.client_id != client.client_id {
             return Err(bad("The code was issued to another client"));
         }
@@ -241,6 +255,20 @@ impl Directory {
                 },
             )
             .await?;
+        // Remember the redemption until the code would have expired, so a replay revokes it.
+        if let Some(refresh) = &tokens.refresh_token {
+            self.store
+                .put_session(&AuthSession {
+                    id_hash: code_hash,
+                    pool_id: stored.pool_id.clone(),
+                    client_id: stored.client_id.clone(),
+                    username: stored.username.clone(),
+                    challenge: OAUTH_CODE_REDEEMED.to_string(),
+                    expires: stored.expires,
+                    data: json!({ "refresh_hash": sha256_hex(refresh) }),
+                })
+                .await?;
+        }
         Ok(from_tokens(tokens))
     }
 
