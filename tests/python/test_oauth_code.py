@@ -160,3 +160,21 @@ def test_implicit_tokens_carry_at_hash_and_nonce(server, web):
     assert params["token_type"] == "Bearer" and "refresh_token" not in params and "code" not in params
     idt = verify(server, web["pool_id"], params["id_token"], audience=web["client_id"])
     assert idt["nonce"] == "xyz" and idt["at_hash"] == at_hash(params["access_token"])
+
+
+def test_oidc_rp_initiated_logout(server, web):
+    """end_session_endpoint as OIDC RP-Initiated Logout uses it: the client named by
+    id_token_hint, post_logout_redirect_uri (registered) with state passed back."""
+    from test_hosted_ui import SIGNED_OUT
+    b = Browser(server)
+    _, params = redirect_params(b.sign_in(web["client_id"], "carol"))
+    tok = redeem(server, web["client_id"], params["code"]).json()
+    doc = requests.get(f"{server.url}/{web['pool_id']}/.well-known/openid-configuration").json()
+    end = doc["end_session_endpoint"].replace(server.url, "")
+    r = b.get(end, id_token_hint=tok["id_token"], post_logout_redirect_uri="https://evil.example/",
+              state="s")
+    assert r.status_code == 400 and "Location" not in r.headers
+    r = b.get(end, id_token_hint=tok["id_token"], post_logout_redirect_uri=SIGNED_OUT, state="xyz")
+    assert r.status_code == 302 and r.headers["Location"] == f"{SIGNED_OUT}?state=xyz"
+    # The hosted session is over: the next authorize shows the sign-in page.
+    assert b.authorize(web["client_id"]).status_code == 200

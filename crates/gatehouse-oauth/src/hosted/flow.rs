@@ -283,6 +283,9 @@ fn mfa_prompt(challenge: &str) -> &'static str {
 
 /// GET `/logout`: ends the pool's hosted session, then either goes to a registered logout URL
 /// (`logout_uri`) or starts a new sign-in (`redirect_uri` + `response_type`, as Cognito allows).
+/// OpenID Connect RP-Initiated Logout works too: `post_logout_redirect_uri` (a registered
+/// logout URL, with `state` passed back) and the client named by `client_id` or by the `aud` of
+/// `id_token_hint` (it only picks the client; the redirect must still be registered for it).
 pub(crate) async fn logout(State(h): H, uri: Uri, headers: HeaderMap) -> Response {
     let q = uri.query().unwrap_or("");
     let Ok(pairs) = serde_urlencoded::from_str::<Vec<(String, String)>>(q) else {
@@ -295,7 +298,15 @@ pub(crate) async fn logout(State(h): H, uri: Uri, headers: HeaderMap) -> Respons
             .map(|(_, v)| v.as_str())
             .filter(|v| !v.is_empty())
     };
-    let Some(client_id) = get("client_id") else {
+    let hinted = get("id_token_hint").and_then(|t| {
+        let token = gatehouse_core::tokens::decode(t)?;
+        token
+            .claims
+            .get("aud")
+            .and_then(|a| a.as_str())
+            .map(str::to_string)
+    });
+    let Some(client_id) = get("client_id").or(hinted.as_deref()) else {
         return h.error_page(
             StatusCode::BAD_REQUEST,
             "The request is missing the client_id parameter.",
@@ -311,14 +322,22 @@ pub(crate) async fn logout(State(h): H, uri: Uri, headers: HeaderMap) -> Respons
         }
         Err(e) => return h.fault(&e),
     };
-    let target = if let Some(logout_uri) = get("logout_uri") {
+    let oidc = get("post_logout_redirect_uri");
+    let target = if let Some(logout_uri) = get("logout_uri").or(oidc) {
         if !OAuthSettings::of(&client).allows_logout(logout_uri) {
             return h.error_page(
                 StatusCode::BAD_REQUEST,
                 "The logout_uri is not one of the client's sign-out URLs.",
             );
         }
-        Some(logout_uri.to_string())
+        match (oidc, get("state")) {
+            (Some(_), Some(state)) => Some(gatehouse_core::oauth::authorize::with_params(
+                logout_uri,
+                false,
+                &[("state", state)],
+            )),
+            _ => Some(logout_uri.to_string()),
+        }
     } else if get("redirect_uri").is_some() && get("response_type").is_some() {
         let Some(req) = context::parse_query(q) else {
             return h.error_page(StatusCode::BAD_REQUEST, "The request is malformed.");
