@@ -264,12 +264,12 @@ async fn index_attributes<C: GenericClient>(c: &C, user: &User) -> StoreResult<(
 
 // Filtered listings start from the attribute index and only then fetch and sort the matching
 // users (the planner picks that order from the index's selectivity).
-const LIST_USERS_EQUALS: &str = "SELECT u.username_key, u.doc FROM user_attributes a
+pub(crate) const LIST_USERS_EQUALS: &str = "SELECT u.username_key, u.doc FROM user_attributes a
      JOIN users u ON u.pool_id = a.pool_id AND u.sub = a.sub
      WHERE a.pool_id = $1 AND a.name = $2 AND a.value = $3 AND u.username_key > $4
      ORDER BY u.username_key LIMIT $5";
 
-const LIST_USERS_PREFIX: &str = "SELECT u.username_key, u.doc FROM user_attributes a
+pub(crate) const LIST_USERS_PREFIX: &str = "SELECT u.username_key, u.doc FROM user_attributes a
      JOIN users u ON u.pool_id = a.pool_id AND u.sub = a.sub
      WHERE a.pool_id = $1 AND a.name = $2 AND a.value >= $3 AND a.value < $4
        AND u.username_key > $5

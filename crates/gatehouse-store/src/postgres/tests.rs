@@ -114,3 +114,111 @@ async fn an_unreachable_server_is_unavailable_not_a_panic() {
         Err(StoreError::Unavailable(_))
     ));
 }
+
+/// Two nodes (two stores, two connection pools) redeeming the same code and taking the same
+/// session at once: exactly one wins each time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_nodes_redeeming_one_code_have_one_winner() {
+    use crate::contract_tests::{pool, user};
+    use crate::{CodeStore, OneTimeCode, UserStore};
+    use std::sync::Arc;
+    let Some(url) = url() else { return };
+    let schema = fresh_schema_name();
+    let a = Arc::new(
+        PgStore::connect_with(&url, in_schema(&schema))
+            .await
+            .unwrap(),
+    );
+    let b = Arc::new(
+        PgStore::connect_with(&url, in_schema(&schema))
+            .await
+            .unwrap(),
+    );
+    a.insert_pool(&pool("p1")).await.unwrap();
+    a.insert_user(&user("p1", "alice", "a@x.com"), "alice")
+        .await
+        .unwrap();
+    for round in 0..10 {
+        b.put_code(&OneTimeCode {
+            pool_id: "p1".into(),
+            sub: "sub-alice".into(),
+            purpose: "signup".into(),
+            code_hash: "h".into(),
+            expires: 100,
+            failed_attempts: 0,
+        })
+        .await
+        .unwrap();
+        let tasks: Vec<_> = (0..8)
+            .map(|i| {
+                let node = if i % 2 == 0 {
+                    Arc::clone(&a)
+                } else {
+                    Arc::clone(&b)
+                };
+                tokio::spawn(async move {
+                    node.consume_code("p1", "sub-alice", "signup", "h")
+                        .await
+                        .unwrap()
+                })
+            })
+            .collect();
+        let mut wins = 0;
+        for t in tasks {
+            wins += usize::from(t.await.unwrap());
+        }
+        assert_eq!(wins, 1, "round {round}");
+    }
+    drop_schema(&a, &schema).await;
+}
+
+/// ListUsers filters start from the attribute index, as on SQLite: with enough users for the
+/// planner to care, the plan reads user_attributes_by_value, not every user.
+#[tokio::test]
+async fn filtered_listings_start_from_the_value_index() {
+    use crate::contract_tests::{pool, user};
+    use crate::UserStore;
+    let Some(url) = url() else { return };
+    let schema = fresh_schema_name();
+    let s = PgStore::connect_with(&url, in_schema(&schema))
+        .await
+        .unwrap();
+    s.insert_pool(&pool("p1")).await.unwrap();
+    let users: Vec<_> = (0..3000)
+        .map(|i| {
+            let name = format!("u{i:05}");
+            (user("p1", &name, &format!("{name}@x.com")), name)
+        })
+        .collect();
+    s.insert_users(&users).await.unwrap();
+    let c = s.client().await.unwrap();
+    c.batch_execute("ANALYZE").await.unwrap();
+    let limit: i64 = 60;
+    for (sql, args) in [
+        (
+            super::aggregates::LIST_USERS_EQUALS,
+            vec!["p1", "email", "u00042@x.com", ""],
+        ),
+        (
+            super::aggregates::LIST_USERS_PREFIX,
+            vec!["p1", "email", "u0004", "u0004\u{10FFFF}", ""],
+        ),
+    ] {
+        let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = args
+            .iter()
+            .map(|a| a as &(dyn tokio_postgres::types::ToSql + Sync))
+            .collect();
+        params.push(&limit);
+        let plan: Vec<String> = c
+            .query(&format!("EXPLAIN {sql}"), &params)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let plan = plan.join("\n");
+        assert!(plan.contains("user_attributes_by_value"), "{plan}");
+        assert!(!plan.contains("Seq Scan"), "{plan}");
+    }
+    drop_schema(&s, &schema).await;
+}
