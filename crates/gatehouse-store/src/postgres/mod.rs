@@ -11,7 +11,6 @@ mod aggregates;
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
-use tokio_postgres::error::SqlState;
 use tokio_postgres::NoTls;
 
 use crate::{StoreError, StoreResult};
@@ -177,17 +176,21 @@ fn check_schema_name(schema: &str) -> StoreResult<()> {
 }
 
 /// Integrity violations (unique, foreign key, check) are the caller's conflict, as on SQLite;
-/// everything else (connection lost, server shutting down, serialization failure) is the store
-/// being unavailable, which the edge answers with a retryable error.
+/// everything else but data exceptions (connection lost, server shutting down, serialization
+/// failure) is the store being unavailable, which the edge answers with a retryable error.
 pub(crate) fn map_err(e: tokio_postgres::Error) -> StoreError {
     match e.as_db_error() {
         Some(db) if db.code().code().starts_with("23") => {
             let what = db.constraint().unwrap_or_else(|| db.message());
             StoreError::Conflict(what.to_string())
         }
-        Some(db) if *db.code() == SqlState::INVALID_TEXT_REPRESENTATION => {
-            StoreError::Corrupt(db.message().to_string())
-        }
+        // Data exceptions (a NUL character PostgreSQL cannot store, a number out of range) are
+        // permanent: retrying would not help, so not Unavailable.
+        Some(db) if db.code().code().starts_with("22") => StoreError::Corrupt(format!(
+            "value PostgreSQL cannot store ({}): {}",
+            db.code().code(),
+            db.message()
+        )),
         Some(db) => StoreError::Unavailable(format!("{}: {}", db.code().code(), db.message())),
         None => StoreError::Unavailable(e.to_string()),
     }

@@ -222,3 +222,74 @@ async fn filtered_listings_start_from_the_value_index() {
     }
     drop_schema(&s, &schema).await;
 }
+
+/// A connection the server drops (restart, failover, idle kill) fails cleanly as Unavailable at
+/// worst, and the pool replaces it: the store recovers by itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_connections_are_replaced() {
+    use crate::contract_tests::pool;
+    let Some(url) = url() else { return };
+    let schema = fresh_schema_name();
+    // Its own application_name, so the kill below touches no other test's connections.
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let mine = format!("{url}{sep}application_name={schema}");
+    let s = PgStore::connect_with(&mine, in_schema(&schema))
+        .await
+        .unwrap();
+    s.insert_pool(&pool("p1")).await.unwrap();
+    let killer = PgStore::connect_with(&url, in_schema(&schema))
+        .await
+        .unwrap();
+    let killed: i64 = killer
+        .client()
+        .await
+        .unwrap()
+        .query_one(
+            "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity
+             WHERE application_name = $1",
+            &[&schema],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(killed >= 1);
+    let mut outcome = Vec::new();
+    for _ in 0..4 {
+        match s.get_pool("p1").await {
+            Ok(p) => {
+                assert!(p.is_some());
+                outcome.push("ok");
+            }
+            Err(StoreError::Unavailable(_)) => outcome.push("unavailable"),
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    assert_eq!(outcome.last(), Some(&"ok"), "{outcome:?}");
+    assert!(
+        outcome.iter().filter(|o| **o != "ok").count() <= 2,
+        "{outcome:?}"
+    );
+    drop_schema(&killer, &schema).await;
+}
+
+/// PostgreSQL cannot store U+0000 (SQLite can): that is a permanent refusal, not an outage to
+/// retry, and it leaves nothing half-written.
+#[tokio::test]
+async fn a_value_postgres_cannot_store_is_refused_as_permanent() {
+    use crate::contract_tests::{pool, user};
+    use crate::UserStore;
+    let Some(url) = url() else { return };
+    let schema = fresh_schema_name();
+    let s = PgStore::connect_with(&url, in_schema(&schema))
+        .await
+        .unwrap();
+    s.insert_pool(&pool("p1")).await.unwrap();
+    let err = s
+        .insert_user(&user("p1", "nul", "a\u{0}b@x.com"), "nul")
+        .await
+        .err()
+        .unwrap();
+    assert!(matches!(err, StoreError::Corrupt(_)), "{err:?}");
+    assert_eq!(s.get_user("p1", "nul").await.unwrap(), None);
+    drop_schema(&s, &schema).await;
+}
