@@ -92,6 +92,7 @@ contract_tests!(
     expired_sessions_are_purged,
     refresh_token_scopes_round_trip,
     revoked_families_are_journaled_once_and_expire,
+    concurrent_sign_outs_of_one_user_all_succeed,
     user_extra_updates_are_atomic_and_leave_the_rest_alone,
     signing_keys_round_trip,
 );
@@ -962,6 +963,50 @@ async fn revoked_families_are_journaled_once_and_expire<S: Aggregates>(s: Arc<S>
         assert!(t.await.unwrap().is_some());
     }
     assert_eq!(s.revoked_families_since(last, 300).await.unwrap().len(), 12);
+}
+
+/// GlobalSignOut on two nodes while tokens of the same user are revoked one by one: nothing
+/// fails (no deadlock between overlapping revocations), every family is journaled once.
+async fn concurrent_sign_outs_of_one_user_all_succeed<S: Aggregates>(s: Arc<S>) {
+    with_alice(&*s).await;
+    for i in 0..20 {
+        s.put_refresh_token(&refresh(
+            &format!("t{i}"),
+            "sub-alice",
+            &format!("f{i}"),
+            5000,
+        ))
+        .await
+        .unwrap();
+    }
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let s = Arc::clone(&s);
+        tasks.push(tokio::spawn(async move {
+            if i % 2 == 0 {
+                s.revoke_user_token_families("p1", "sub-alice", 100, 50)
+                    .await
+                    .map(|_| ())
+            } else {
+                s.revoke_token_family(&format!("t{}", 19 - i), 100, 50)
+                    .await
+                    .map(|_| ())
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    let journal = s.revoked_families_since(0, 100).await.unwrap();
+    assert_eq!(journal.len(), 20);
+    for i in 0..20 {
+        let t = s
+            .get_refresh_token(&format!("t{i}"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(t.revoked);
+    }
 }
 
 async fn user_extra_updates_are_atomic_and_leave_the_rest_alone<S: Aggregates>(s: Arc<S>) {

@@ -750,7 +750,7 @@ fn revoked_from_row(r: &Row) -> StoreResult<RevokedFamily> {
     })
 }
 
-/// Serializes writers of the revocation journal until their commit. An identity column hands
+/// Serializes revocations (taken before any row lock) until their commit. An identity column hands
 /// out seqs at insert but rows become visible at commit, so without this a reader could see
 /// seq 8 before a slower transaction's seq 7 commits and then never ask for 7 again. Revocations
 /// are rare, so the queue costs nothing noticeable.
@@ -848,6 +848,9 @@ impl TokenStore for PgStore {
     ) -> StoreResult<Option<RevokedFamily>> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(map_err)?;
+        // The journal lock first, then rows: every revocation takes them in this order, so two
+        // nodes revoking overlapping tokens queue instead of deadlocking.
+        execute(&tx, LOCK_REVOCATION_JOURNAL, &[]).await?;
         let token = query_opt(
             &tx,
             "UPDATE refresh_tokens SET revoked = TRUE WHERE token_hash = $1
@@ -860,7 +863,6 @@ impl TokenStore for PgStore {
         };
         let (origin_jti, pool_id, sub, expires): (String, String, String, i64) =
             (get(&row, 0)?, get(&row, 1)?, get(&row, 2)?, get(&row, 3)?);
-        execute(&tx, LOCK_REVOCATION_JOURNAL, &[]).await?;
         let family =
             record_revoked_family(&tx, &origin_jti, &pool_id, &sub, now, expires + grace).await?;
         tx.commit().await.map_err(map_err)?;
@@ -876,6 +878,8 @@ impl TokenStore for PgStore {
     ) -> StoreResult<Vec<RevokedFamily>> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(map_err)?;
+        // As in revoke_token_family: the journal lock before any row lock.
+        execute(&tx, LOCK_REVOCATION_JOURNAL, &[]).await?;
         execute(
             &tx,
             "UPDATE refresh_tokens SET revoked = TRUE
@@ -892,9 +896,6 @@ impl TokenStore for PgStore {
         )
         .await?;
         let mut out = Vec::with_capacity(families.len());
-        if !families.is_empty() {
-            execute(&tx, LOCK_REVOCATION_JOURNAL, &[]).await?;
-        }
         for row in &families {
             let (jti, expires): (String, i64) = (get(row, 0)?, get(row, 1)?);
             out.push(record_revoked_family(&tx, &jti, pool_id, sub, now, expires + grace).await?);
