@@ -5,6 +5,8 @@
 
 pub mod api_keys;
 pub mod apis;
+#[cfg(test)]
+mod contract_tests;
 pub mod devices;
 pub mod domains;
 pub mod model;
@@ -13,8 +15,6 @@ pub mod oauth;
 pub mod postgres;
 pub mod rest_apis;
 pub mod sqlite;
-#[cfg(test)]
-mod contract_tests;
 
 use async_trait::async_trait;
 use serde_json::Value;
@@ -24,10 +24,10 @@ pub use apis::ApiStore;
 pub use devices::{Device, DeviceStore};
 pub use domains::DomainStore;
 pub use model::*;
-pub use rest_apis::RestApiStore;
 pub use oauth::{
     OAuthConfigStore, ResourceServer, ResourceServerScope, UiCustomization, UserPoolDomain,
 };
+pub use rest_apis::RestApiStore;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -4,16 +4,16 @@
 //! connection, since they take microseconds and a thread hop would cost more than the read.
 
 mod aggregates;
+#[cfg(test)]
+mod api_key_tests;
 mod api_keys;
 mod apis;
 mod devices;
 mod doc_tables;
-mod oauth;
-mod domains;
-#[cfg(test)]
-mod api_key_tests;
 #[cfg(test)]
 mod domain_tests;
+mod domains;
+mod oauth;
 #[cfg(test)]
 mod tests;
 
