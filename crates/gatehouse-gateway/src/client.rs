@@ -13,6 +13,26 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 pub type HttpClient = Client<HttpsConnector<HttpConnector>, Body>;
 
+thread_local! {
+    /// The client of a data-plane thread (`set_thread_client`).
+    static THREAD_CLIENT: std::cell::OnceCell<HttpClient> = const { std::cell::OnceCell::new() };
+}
+
+/// Gives the calling thread a client of its own, used for integrations instead of the shared one
+/// (`thread_client`). The pooled client runs each connection on the runtime that opened it: a
+/// data-plane thread with its own client keeps its upstream connections on its own runtime, so
+/// a request never wakes another thread. A second call changes nothing.
+pub fn set_thread_client(client: HttpClient) {
+    THREAD_CLIENT.with(|c| {
+        let _ = c.set(client);
+    });
+}
+
+/// The calling thread's own client, if it was given one.
+pub fn thread_client() -> Option<HttpClient> {
+    THREAD_CLIENT.with(|c| c.get().cloned())
+}
+
 /// A client with a pool of idle keep-alive connections per upstream.
 pub fn build() -> Result<HttpClient, rustls::Error> {
     let mut http = HttpConnector::new();

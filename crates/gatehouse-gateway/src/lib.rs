@@ -41,6 +41,7 @@ use gatehouse_store::domains::ApiMapping;
 use http::{header, HeaderValue, Request};
 use http_body_util::BodyExt;
 use rand::RngCore;
+use tracing::Instrument;
 
 use crate::client::HttpClient;
 use crate::error::Reject;
@@ -148,6 +149,12 @@ impl Gateway {
             usage: api_keys::UsageState::default(),
             client,
         }))
+    }
+
+    /// The client integrations use: the data-plane thread's own (`client::set_thread_client`),
+    /// else the shared one.
+    fn client(&self) -> HttpClient {
+        client::thread_client().unwrap_or_else(|| self.client.clone())
     }
 
     /// Whether a request names an API by its host: `{apiId}.execute-api.*` or a custom domain
@@ -480,11 +487,11 @@ impl Gateway {
                 Ok(())
             }
             rest::RestAuth::Iam => {
-                tracing::warn!(resource = %method.resource_path, method = %method.http_method, "AWS_IAM methods are not served yet: refused");
+                tracing::warn!(request_id = %ctx.request_id, resource = %method.resource_path, method = %method.http_method, "AWS_IAM methods are not served yet: refused");
                 Err(Reject::MissingAuthenticationToken)
             }
             rest::RestAuth::Unsupported(kind) => {
-                tracing::warn!(resource = %method.resource_path, method = %method.http_method, authorization = %kind, "REST authorization type not supported yet: refused");
+                tracing::warn!(request_id = %ctx.request_id, resource = %method.resource_path, method = %method.http_method, authorization = %kind, "REST authorization type not supported yet: refused");
                 Err(Reject::Unauthorized(None))
             }
         }
@@ -606,8 +613,9 @@ impl Gateway {
                     );
                 }
                 let mut resp = proxy::forward(
-                    &self.client,
+                    &self.client(),
                     proxy::Forward {
+                        request_id: &ctx.request_id,
                         uri,
                         method: integration.integration_method.as_deref(),
                         timeout,
@@ -685,7 +693,7 @@ impl Gateway {
                     api_keys::identify(&mut event, &used.key_id, value);
                 }
                 let resp = lambda::invoke(
-                    &self.client,
+                    &self.client(),
                     self.config.lambda_endpoint.as_deref(),
                     // Stage variables may name the function (`function:${stageVariables.fn}`).
                     &proxy::target_uri(
@@ -698,6 +706,8 @@ impl Gateway {
                     v2,
                     timeout,
                 )
+                // Its warnings name the request (the gateway listener has no per-request span).
+                .instrument(tracing::info_span!("request", request_id = %ctx.request_id))
                 .await;
                 match resp {
                     // REST APIs type a Lambda proxy answer without a Content-Type as JSON.
@@ -725,13 +735,14 @@ impl Gateway {
             }
             other if route.rest.is_some() => {
                 tracing::warn!(
+                    request_id = %ctx.request_id,
                     integration = other,
                     "REST integration type not supported yet (HTTP_PROXY, AWS_PROXY and MOCK are)"
                 );
                 Err(Reject::Internal)
             }
             other => {
-                tracing::warn!(integration = other, "integration type not supported");
+                tracing::warn!(request_id = %ctx.request_id, integration = other, "integration type not supported");
                 Err(Reject::Internal)
             }
         }

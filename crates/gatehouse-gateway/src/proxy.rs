@@ -111,6 +111,8 @@ pub fn target_uri(
 
 /// What the proxy needs to know about the request beyond the request itself.
 pub struct Forward<'a> {
+    /// For warnings (the gateway listener has no per-request span).
+    pub request_id: &'a str,
     pub uri: String,
     pub method: Option<&'a str>,
     pub timeout: Duration,
@@ -125,7 +127,7 @@ pub async fn forward(
 ) -> Result<Response, Reject> {
     let (parts, body) = req.into_parts();
     let uri: Uri = fwd.uri.parse().map_err(|e| {
-        tracing::warn!(uri = %fwd.uri, error = %e, "integration URI is not a valid URI");
+        tracing::warn!(request_id = fwd.request_id, uri = %fwd.uri, error = %e, "integration URI is not a valid URI");
         Reject::Internal
     })?;
     let method = match fwd.method.filter(|m| !m.eq_ignore_ascii_case("ANY")) {
@@ -170,7 +172,7 @@ pub async fn forward(
             if too_large(&e) {
                 return Err(Reject::PayloadTooLarge);
             }
-            tracing::warn!(uri = %fwd.uri, error = %e, "integration request failed");
+            tracing::warn!(request_id = fwd.request_id, uri = %fwd.uri, error = %e, "integration request failed");
             return Err(Reject::Internal);
         }
         Ok(Ok(r)) => r,

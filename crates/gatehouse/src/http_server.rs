@@ -8,7 +8,9 @@ use std::net::SocketAddr;
 
 use axum::extract::ConnectInfo;
 use axum::Router;
+use hyper::body::Incoming;
 use hyper::server::conn::http1;
+use hyper::service::HttpService;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
@@ -37,7 +39,26 @@ fn with_peer(
     })
 }
 
-pub async fn serve(listener: TcpListener, router: Router, mut stop: watch::Receiver<bool>) {
+/// Serves an axum router (the control listener).
+pub async fn serve(listener: TcpListener, router: Router, stop: watch::Receiver<bool>) {
+    serve_with(listener, stop, move |peer| {
+        TowerToHyperService::new(with_peer(router.clone(), peer))
+    })
+    .await;
+}
+
+/// The accept loop: one hyper connection per accepted stream, served by the service `make`
+/// builds for its peer address, spawned on the current runtime. Returns once `stop` is set and
+/// the connections have drained (or the deadline passed).
+pub async fn serve_with<S, F>(listener: TcpListener, mut stop: watch::Receiver<bool>, make: F)
+where
+    F: Fn(SocketAddr) -> S,
+    S: HttpService<Incoming> + Send + 'static,
+    S::Future: Send + 'static,
+    S::ResBody: Send + 'static,
+    <S::ResBody as hyper::body::Body>::Data: Send,
+    <S::ResBody as hyper::body::Body>::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let graceful = GracefulShutdown::new();
     loop {
         tokio::select! {
@@ -55,11 +76,8 @@ pub async fn serve(listener: TcpListener, router: Router, mut stop: watch::Recei
                 let conn = http1::Builder::new()
                     .timer(TokioTimer::new())
                     .header_read_timeout(HEADER_READ_TIMEOUT)
-                    .serve_connection(
-                        TokioIo::new(stream),
-                        // The peer address, for X-Forwarded-For and access logs.
-                        TowerToHyperService::new(with_peer(router.clone(), peer)),
-                    );
+                    // The peer address, for X-Forwarded-For and access logs.
+                    .serve_connection(TokioIo::new(stream), make(peer));
                 let conn = graceful.watch(conn);
                 tokio::spawn(async move {
                     if let Err(e) = conn.await {

@@ -45,6 +45,10 @@ pub struct ServeArgs {
         default_value = "127.0.0.1:8080"
     )]
     pub gateway_listen: SocketAddr,
+    /// Threads serving the gateway listener, each with its own socket (SO_REUSEPORT), runtime
+    /// and upstream connections. 0: one per core.
+    #[arg(long, env = "GATEHOUSE_GATEWAY_THREADS", default_value_t = 0)]
+    pub gateway_threads: usize,
     /// The base URL clients reach the control listener at (token issuers derive from it).
     #[arg(long, env = "GATEHOUSE_PUBLIC_URL")]
     pub public_url: Option<String>,
@@ -268,16 +272,24 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .context("loading the deployed APIs")?;
     tracing::info!(stages, "gateway snapshot loaded");
     data_plane.spawn_reloader(Arc::clone(&apis));
-    let gateway = gateway_router(metrics, data_plane);
     let control_listener = TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("binding the control listener {}", args.listen))?;
-    let gateway_listener = TcpListener::bind(args.gateway_listen)
-        .await
+    let threads = match args.gateway_threads {
+        0 => cores,
+        n => n,
+    };
+    let gateway_listeners = bind_reuseport(args.gateway_listen, threads)
         .with_context(|| format!("binding the gateway listener {}", args.gateway_listen))?;
+    let gateway_addr = gateway_listeners
+        .first()
+        .map(std::net::TcpListener::local_addr)
+        .transpose()?
+        .unwrap_or(args.gateway_listen);
     tracing::info!(
         control = %control_listener.local_addr()?,
-        gateway = %gateway_listener.local_addr()?,
+        gateway = %gateway_addr,
+        gateway_threads = threads,
         %public_url,
         data_dir = %args.data_dir.display(),
         "gatehouse listening"
@@ -300,9 +312,16 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         tracing::info!("shutting down: draining requests");
         let _ = stop_tx.send(true);
     });
+    let gateway_threads = spawn_data_plane(gateway_listeners, &data_plane, &metrics, &stop_rx)?;
+    let gateway_drained = async {
+        for done in gateway_threads {
+            // An error is a thread that ended without saying so (it panicked): nothing to wait for.
+            let _ = done.await;
+        }
+    };
     tokio::join!(
-        crate::http_server::serve(control_listener, control, stop_rx.clone()),
-        crate::http_server::serve(gateway_listener, gateway, stop_rx),
+        crate::http_server::serve(control_listener, control, stop_rx),
+        gateway_drained,
     );
     tracing::info!("stopped");
     Ok(())
@@ -354,23 +373,141 @@ fn control_router(
         ))
 }
 
-fn gateway_router(metrics: Arc<Metrics>, data_plane: Arc<gatehouse_gateway::Gateway>) -> Router {
-    // Everything goes to the data plane; `/health` only when no API is named by the host, so
-    // an API may have a `/health` route of its own.
-    Router::new()
-        .fallback(move |req: Request<Body>| {
-            let data_plane = Arc::clone(&data_plane);
-            async move {
-                if req.uri().path() == "/health" && !data_plane.addresses_an_api(&req) {
-                    return health().await.into_response();
-                }
-                data_plane.handle(req).await
-            }
-        })
-        .layer(middleware::from_fn_with_state(
-            (metrics, "gateway"),
-            request_context,
-        ))
+/// Binds `n` listening sockets on `addr` with SO_REUSEPORT, so that each data-plane thread
+/// accepts its own share of the connections (the kernel spreads them by address hash). With port
+/// 0, the others join the port the first was given.
+fn bind_reuseport(addr: SocketAddr, n: usize) -> std::io::Result<Vec<std::net::TcpListener>> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let mut addr = addr;
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n.max(1) {
+        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+        // As tokio's `TcpListener::bind`: a restart need not wait out TIME_WAIT.
+        socket.set_reuse_address(true)?;
+        #[cfg(unix)]
+        socket.set_reuse_port(true)?;
+        socket.set_nonblocking(true)?;
+        socket.bind(&addr.into())?;
+        socket.listen(1024)?;
+        let listener = std::net::TcpListener::from(socket);
+        addr = listener.local_addr()?;
+        out.push(listener);
+    }
+    Ok(out)
+}
+
+/// What every request on the gateway listener needs, held once per data-plane thread (so that
+/// counting references to it stays on that thread's cache lines).
+struct DataPlane {
+    gateway: Arc<gatehouse_gateway::Gateway>,
+    metrics: Arc<Metrics>,
+}
+
+/// The gateway listener's data plane, thread per core: each listener gets an OS thread with a
+/// single-threaded runtime and an upstream client of its own, so a request is accepted,
+/// authorized, proxied and answered on one thread, with no wake-ups across threads. The
+/// snapshot, token caches, throttling buckets and API key counters stay shared (the `Gateway`).
+/// Each receiver completes when its thread has drained its connections after `stop`.
+fn spawn_data_plane(
+    listeners: Vec<std::net::TcpListener>,
+    gateway: &Arc<gatehouse_gateway::Gateway>,
+    metrics: &Arc<Metrics>,
+    stop: &tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<Vec<tokio::sync::oneshot::Receiver<()>>> {
+    let mut done = Vec::with_capacity(listeners.len());
+    for (i, listener) in listeners.into_iter().enumerate() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("starting a gateway runtime")?;
+        let client = gatehouse_gateway::client::build()
+            .context("building a gateway thread's HTTP client")?;
+        let gateway = Arc::clone(gateway);
+        let metrics = Arc::clone(metrics);
+        let stop = stop.clone();
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+        std::thread::Builder::new()
+            .name(format!("gateway-{i}"))
+            .spawn(move || {
+                gatehouse_gateway::client::set_thread_client(client);
+                runtime.block_on(async move {
+                    let listener = match TcpListener::from_std(listener) {
+                        Ok(l) => l,
+                        Err(e) => {
+                            tracing::error!(error = %e, "gateway listener unusable; thread ends");
+                            return;
+                        }
+                    };
+                    let shared = Arc::new(DataPlane { gateway, metrics });
+                    crate::http_server::serve_with(listener, stop, move |peer| {
+                        let shared = Arc::clone(&shared);
+                        hyper::service::service_fn(move |req| {
+                            gateway_request(Arc::clone(&shared), peer, req)
+                        })
+                    })
+                    .await;
+                });
+                let _ = done_tx.send(());
+            })
+            .context("starting a gateway thread")?;
+        done.push(done_rx);
+    }
+    Ok(done)
+}
+
+const X_AMZN_REQUESTID: axum::http::HeaderName =
+    axum::http::HeaderName::from_static("x-amzn-requestid");
+
+/// One request of the gateway listener, straight into the data plane (no router, no layers, no
+/// span: the data plane logs its own request id): `/health` when no API is named by the host (so
+/// an API may have a `/health` route of its own), else `Gateway::handle`; then the request id
+/// header and the metrics.
+async fn gateway_request(
+    shared: Arc<DataPlane>,
+    peer: SocketAddr,
+    mut req: Request<hyper::body::Incoming>,
+) -> Result<Response, std::convert::Infallible> {
+    let started = std::time::Instant::now();
+    let class = path_class(req.uri().path());
+    // The peer address, for X-Forwarded-For, events and access logs.
+    req.extensions_mut()
+        .insert(axum::extract::ConnectInfo(peer));
+    let req = req.map(Body::new);
+    let mut resp = if class == "health" && !shared.gateway.addresses_an_api(&req) {
+        health().await.into_response()
+    } else {
+        shared.gateway.handle(req).await
+    };
+    // REST APIs give their own (the one their Lambda events carry).
+    if !resp.headers().contains_key(X_AMZN_REQUESTID) {
+        let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+        let id = uuid::Builder::from_random_bytes(rand::random())
+            .into_uuid()
+            .hyphenated()
+            .encode_lower(&mut buf);
+        if let Ok(v) = HeaderValue::from_str(id) {
+            resp.headers_mut().insert(X_AMZN_REQUESTID, v);
+        }
+    }
+    let status = resp.status().as_u16();
+    let elapsed_us = started.elapsed().as_micros() as u64;
+    let op = resp
+        .extensions()
+        .get::<OperationName>()
+        .map_or(class, |o| o.0.as_str());
+    shared.metrics.record("gateway", op, status, elapsed_us);
+    tracing::debug!(status, elapsed_us, "request done");
+    Ok(resp)
+}
+
+/// The operation name metrics give a request no handler named.
+fn path_class(path: &str) -> &'static str {
+    match path {
+        "/health" => "health",
+        "/metrics" => "metrics",
+        p if p.contains("/.well-known/") => "oidc",
+        _ => "other",
+    }
 }
 
 async fn health() -> impl IntoResponse {
@@ -390,12 +527,7 @@ async fn request_context(
     req: Request<Body>,
     next: Next,
 ) -> Response {
-    let path_class = match req.uri().path() {
-        "/health" => "health",
-        "/metrics" => "metrics",
-        p if p.contains("/.well-known/") => "oidc",
-        _ => "other",
-    };
+    let path_class = path_class(req.uri().path());
     // From the thread's userspace RNG: `Uuid::new_v4` makes a getrandom(2) system call per
     // request, one in five of the gateway's system calls per proxied request.
     let id = uuid::Builder::from_random_bytes(rand::random())
