@@ -10,6 +10,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use crate::apis::{DeploymentSnapshot, HttpApi};
+use crate::rest_apis::{RestApi, RestDeploymentSnapshot};
 use crate::*;
 
 /// The aggregates both backends implement so far. Grows toward `Store` as the PostgreSQL store
@@ -95,6 +97,12 @@ contract_tests!(
     concurrent_sign_outs_of_one_user_all_succeed,
     user_extra_updates_are_atomic_and_leave_the_rest_alone,
     signing_keys_round_trip,
+    http_apis_and_their_snapshots_round_trip,
+    api_listings_page_by_id_in_code_point_order,
+    rest_apis_and_their_snapshots_round_trip,
+    domain_names_are_unique_listed_in_order_and_updated,
+    mapping_keys_are_unique_per_domain,
+    mappings_are_found_by_api_and_go_with_their_domain,
 );
 
 pub(crate) fn pool(id: &str) -> UserPool {
@@ -1076,4 +1084,524 @@ async fn signing_keys_round_trip<S: Aggregates>(s: Arc<S>) {
         [k("old", 10, false), k("new", 20, true)]
     );
     assert!(s.signing_keys("p2").await.unwrap().is_empty());
+}
+
+/// The HTTP-API half of `ApiStore`. PostgreSQL has it as inherent methods until its
+/// `ApiKeyStore` (a supertrait of `ApiStore`) lands; then `ApiStore` replaces this.
+#[async_trait::async_trait]
+pub(crate) trait HttpApis: Send + Sync {
+    async fn insert_api(&self, api: &HttpApi) -> StoreResult<()>;
+    async fn get_api(&self, api_id: &str) -> StoreResult<Option<HttpApi>>;
+    async fn update_api(&self, api: &HttpApi) -> StoreResult<()>;
+    async fn delete_api(&self, api_id: &str) -> StoreResult<()>;
+    async fn list_apis(&self, page: &Page) -> StoreResult<Vec<HttpApi>>;
+    async fn put_snapshot(&self, snapshot: &DeploymentSnapshot) -> StoreResult<()>;
+    async fn get_snapshot(&self, api: &str, dep: &str) -> StoreResult<Option<DeploymentSnapshot>>;
+    async fn delete_snapshot(&self, api: &str, dep: &str) -> StoreResult<()>;
+}
+
+#[async_trait::async_trait]
+impl HttpApis for crate::sqlite::SqliteStore {
+    async fn insert_api(&self, api: &HttpApi) -> StoreResult<()> {
+        ApiStore::insert_api(self, api).await
+    }
+    async fn get_api(&self, api_id: &str) -> StoreResult<Option<HttpApi>> {
+        ApiStore::get_api(self, api_id).await
+    }
+    async fn update_api(&self, api: &HttpApi) -> StoreResult<()> {
+        ApiStore::update_api(self, api).await
+    }
+    async fn delete_api(&self, api_id: &str) -> StoreResult<()> {
+        ApiStore::delete_api(self, api_id).await
+    }
+    async fn list_apis(&self, page: &Page) -> StoreResult<Vec<HttpApi>> {
+        ApiStore::list_apis(self, page).await
+    }
+    async fn put_snapshot(&self, snapshot: &DeploymentSnapshot) -> StoreResult<()> {
+        ApiStore::put_snapshot(self, snapshot).await
+    }
+    async fn get_snapshot(&self, api: &str, dep: &str) -> StoreResult<Option<DeploymentSnapshot>> {
+        ApiStore::get_snapshot(self, api, dep).await
+    }
+    async fn delete_snapshot(&self, api: &str, dep: &str) -> StoreResult<()> {
+        ApiStore::delete_snapshot(self, api, dep).await
+    }
+}
+
+#[cfg(feature = "postgres")]
+#[async_trait::async_trait]
+impl HttpApis for crate::postgres::PgStore {
+    async fn insert_api(&self, api: &HttpApi) -> StoreResult<()> {
+        self.insert_http_api(api).await
+    }
+    async fn get_api(&self, api_id: &str) -> StoreResult<Option<HttpApi>> {
+        self.get_http_api(api_id).await
+    }
+    async fn update_api(&self, api: &HttpApi) -> StoreResult<()> {
+        self.update_http_api(api).await
+    }
+    async fn delete_api(&self, api_id: &str) -> StoreResult<()> {
+        self.delete_http_api(api_id).await
+    }
+    async fn list_apis(&self, page: &Page) -> StoreResult<Vec<HttpApi>> {
+        self.list_http_apis(page).await
+    }
+    async fn put_snapshot(&self, snapshot: &DeploymentSnapshot) -> StoreResult<()> {
+        self.put_http_snapshot(snapshot).await
+    }
+    async fn get_snapshot(&self, api: &str, dep: &str) -> StoreResult<Option<DeploymentSnapshot>> {
+        self.get_http_snapshot(api, dep).await
+    }
+    async fn delete_snapshot(&self, api: &str, dep: &str) -> StoreResult<()> {
+        self.delete_http_snapshot(api, dep).await
+    }
+}
+
+fn http_api(id: &str) -> HttpApi {
+    HttpApi {
+        id: id.into(),
+        name: format!("api {id}"),
+        protocol_type: "HTTP".into(),
+        route_selection_expression: "$request.method $request.path".into(),
+        api_key_selection_expression: "$request.header.x-api-key".into(),
+        routes: vec![apis::Route {
+            id: "r1".into(),
+            route_key: "GET /pets/{id}".into(),
+            target: Some("integrations/i1".into()),
+            authorization_type: "JWT".into(),
+            authorizer_id: Some("a1".into()),
+            authorization_scopes: vec!["pets/read".into()],
+            ..Default::default()
+        }],
+        integrations: vec![apis::Integration {
+            id: "i1".into(),
+            integration_type: "HTTP_PROXY".into(),
+            integration_uri: Some("http://127.0.0.1:9/pets".into()),
+            payload_format_version: "1.0".into(),
+            timeout_in_millis: 30_000,
+            connection_type: "INTERNET".into(),
+            tls_config: Some(serde_json::json!({"ServerNameToVerify": "pets.test"})),
+            ..Default::default()
+        }],
+        stages: vec![apis::Stage {
+            name: "$default".into(),
+            auto_deploy: true,
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+}
+
+fn http_snapshot(api: &HttpApi, deployment: &str) -> DeploymentSnapshot {
+    DeploymentSnapshot {
+        api_id: api.id.clone(),
+        deployment_id: deployment.into(),
+        cors: api.cors.clone(),
+        routes: api.routes.clone(),
+        integrations: api.integrations.clone(),
+        authorizers: api.authorizers.clone(),
+    }
+}
+
+fn rest_api(id: &str) -> RestApi {
+    RestApi {
+        id: id.into(),
+        name: "pets".into(),
+        api_key_source: "HEADER".into(),
+        resources: vec![rest_apis::Resource {
+            id: "root".into(),
+            path: "/".into(),
+            ..rest_apis::Resource::default()
+        }],
+        ..RestApi::default()
+    }
+}
+
+fn ids<T>(items: &[T], id: impl Fn(&T) -> &str) -> Vec<String> {
+    items.iter().map(|i| id(i).to_string()).collect()
+}
+
+async fn http_apis_and_their_snapshots_round_trip<S: HttpApis + 'static>(s: Arc<S>) {
+    let mut api = http_api("abc123defg");
+    s.insert_api(&api).await.unwrap();
+    assert!(matches!(
+        s.insert_api(&api).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(s.get_api("abc123defg").await.unwrap(), Some(api.clone()));
+    assert_eq!(s.get_api("nope").await.unwrap(), None);
+
+    api.name = "renamed".into();
+    api.cors = Some(apis::Cors {
+        allow_origins: vec!["https://app.test".into()],
+        max_age: Some(600),
+        ..Default::default()
+    });
+    api.deployments.push(apis::DeploymentInfo {
+        id: "d1".into(),
+        created: 5,
+        status: "DEPLOYED".into(),
+        ..Default::default()
+    });
+    s.update_api(&api).await.unwrap();
+    assert_eq!(s.get_api("abc123defg").await.unwrap(), Some(api.clone()));
+    assert!(matches!(
+        s.update_api(&http_api("nope")).await,
+        Err(StoreError::NotFound)
+    ));
+
+    // Snapshots are frozen copies, replaced only by the same deployment id.
+    let d1 = http_snapshot(&api, "d1");
+    s.put_snapshot(&d1).await.unwrap();
+    api.routes.clear();
+    s.update_api(&api).await.unwrap();
+    let d2 = http_snapshot(&api, "d2");
+    s.put_snapshot(&d2).await.unwrap();
+    assert_eq!(
+        s.get_snapshot("abc123defg", "d1").await.unwrap(),
+        Some(d1.clone())
+    );
+    assert_eq!(
+        s.get_snapshot("abc123defg", "d2").await.unwrap(),
+        Some(d2.clone())
+    );
+    let mut d2b = d2.clone();
+    d2b.cors = None;
+    s.put_snapshot(&d2b).await.unwrap();
+    assert_eq!(s.get_snapshot("abc123defg", "d2").await.unwrap(), Some(d2b));
+    assert_eq!(s.get_snapshot("abc123defg", "d9").await.unwrap(), None);
+    // A snapshot belongs to an API that exists.
+    assert!(matches!(
+        s.put_snapshot(&http_snapshot(&http_api("ghost"), "d1"))
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    s.delete_snapshot("abc123defg", "d2").await.unwrap();
+    assert_eq!(s.get_snapshot("abc123defg", "d2").await.unwrap(), None);
+    // Deleting a missing snapshot is not an error (deployments are deleted idempotently).
+    s.delete_snapshot("abc123defg", "d2").await.unwrap();
+
+    // Deleting the API takes its snapshots with it; a new API of that id starts clean.
+    s.delete_api("abc123defg").await.unwrap();
+    assert_eq!(s.get_api("abc123defg").await.unwrap(), None);
+    assert!(matches!(
+        s.delete_api("abc123defg").await,
+        Err(StoreError::NotFound)
+    ));
+    s.insert_api(&http_api("abc123defg")).await.unwrap();
+    assert_eq!(s.get_snapshot("abc123defg", "d1").await.unwrap(), None);
+}
+
+async fn api_listings_page_by_id_in_code_point_order<S: HttpApis + RestApiStore + 'static>(
+    s: Arc<S>,
+) {
+    // Code point order ("B" < "_" < "a"), whatever the database's locale.
+    for id in ["a1", "_x", "B2", "a0"] {
+        s.insert_api(&http_api(id)).await.unwrap();
+        s.insert_rest_api(&rest_api(id)).await.unwrap();
+    }
+    let first = s.list_apis(&page(2)).await.unwrap();
+    assert_eq!(ids(&first, |a| &a.id), ["B2", "_x"]);
+    let rest = s
+        .list_apis(&Page {
+            limit: 10,
+            after: Some("_x".into()),
+        })
+        .await
+        .unwrap();
+    assert_eq!(ids(&rest, |a| &a.id), ["a0", "a1"]);
+    let all = s.list_rest_apis(&page(10)).await.unwrap();
+    assert_eq!(ids(&all, |a| &a.id), ["B2", "_x", "a0", "a1"]);
+    let after = s
+        .list_rest_apis(&Page {
+            limit: 1,
+            after: Some("a0".into()),
+        })
+        .await
+        .unwrap();
+    assert_eq!(ids(&after, |a| &a.id), ["a1"]);
+}
+
+async fn rest_apis_and_their_snapshots_round_trip<S: HttpApis + RestApiStore + 'static>(s: Arc<S>) {
+    let mut api = rest_api("abc123defg");
+    s.insert_rest_api(&api).await.unwrap();
+    assert!(matches!(
+        s.insert_rest_api(&api).await,
+        Err(StoreError::Conflict(_))
+    ));
+    api.name = "renamed".into();
+    api.extra.insert(
+        "models".into(),
+        serde_json::json!({"m1": {"name": "Pet", "schema": "{}"}}),
+    );
+    api.resources[0].methods.insert(
+        "GET".into(),
+        rest_apis::Method {
+            http_method: "GET".into(),
+            authorization_type: "COGNITO_USER_POOLS".into(),
+            authorizer_id: Some("au1".into()),
+            integration: Some(rest_apis::RestIntegration {
+                integration_type: "MOCK".into(),
+                request_templates: [(
+                    "application/json".to_string(),
+                    r#"{"statusCode": 200}"#.to_string(),
+                )]
+                .into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+    );
+    s.update_rest_api(&api).await.unwrap();
+    assert_eq!(
+        s.get_rest_api("abc123defg").await.unwrap(),
+        Some(api.clone())
+    );
+    assert!(matches!(
+        s.update_rest_api(&rest_api("nope")).await,
+        Err(StoreError::NotFound)
+    ));
+    let snap = RestDeploymentSnapshot {
+        api_id: api.id.clone(),
+        deployment_id: "d1".into(),
+        api_key_source: "HEADER".into(),
+        resources: api.resources.clone(),
+        ..RestDeploymentSnapshot::default()
+    };
+    s.put_rest_snapshot(&snap).await.unwrap();
+    assert_eq!(
+        s.get_rest_snapshot("abc123defg", "d1").await.unwrap(),
+        Some(snap.clone())
+    );
+    assert!(matches!(
+        s.put_rest_snapshot(&RestDeploymentSnapshot {
+            api_id: "ghost".into(),
+            ..snap.clone()
+        })
+        .await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(s.list_rest_apis(&page(10)).await.unwrap().len(), 1);
+    // REST and HTTP APIs live apart.
+    assert!(s.list_apis(&page(10)).await.unwrap().is_empty());
+    assert_eq!(s.get_api("abc123defg").await.unwrap(), None);
+
+    s.delete_rest_snapshot("abc123defg", "d1").await.unwrap();
+    assert_eq!(s.get_rest_snapshot("abc123defg", "d1").await.unwrap(), None);
+    s.put_rest_snapshot(&snap).await.unwrap();
+    s.delete_rest_api("abc123defg").await.unwrap();
+    assert_eq!(s.get_rest_api("abc123defg").await.unwrap(), None);
+    assert_eq!(s.get_rest_snapshot("abc123defg", "d1").await.unwrap(), None);
+    assert!(matches!(
+        s.delete_rest_api("abc123defg").await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+fn domain(name: &str) -> domains::DomainName {
+    domains::DomainName {
+        name: name.into(),
+        configurations: vec![domains::DomainNameConfiguration {
+            api_gateway_domain_name: "d-abc.execute-api.localhost".into(),
+            endpoint_type: "REGIONAL".into(),
+            security_policy: "TLS_1_2".into(),
+            ip_address_type: "ipv4".into(),
+            ..Default::default()
+        }],
+        routing_mode: "API_MAPPING_ONLY".into(),
+        created: 1,
+        ..Default::default()
+    }
+}
+
+fn mapping(domain: &str, id: &str, api: &str, stage: &str, key: &str) -> domains::ApiMapping {
+    domains::ApiMapping {
+        id: id.into(),
+        domain_name: domain.into(),
+        api_id: api.into(),
+        stage: stage.into(),
+        key: key.into(),
+    }
+}
+
+async fn domain_names_are_unique_listed_in_order_and_updated<S: DomainStore + 'static>(s: Arc<S>) {
+    s.insert_domain_name(&domain("b.example.test"))
+        .await
+        .unwrap();
+    s.insert_domain_name(&domain("a.example.test"))
+        .await
+        .unwrap();
+    s.insert_domain_name(&domain("*.example.test"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.insert_domain_name(&domain("a.example.test")).await,
+        Err(StoreError::Conflict(_))
+    ));
+    // Code point order: `*` sorts before letters.
+    let first = s.list_domain_names(&page(2)).await.unwrap();
+    assert_eq!(
+        ids(&first, |d| &d.name),
+        ["*.example.test", "a.example.test"]
+    );
+    let rest = s
+        .list_domain_names(&Page {
+            limit: 10,
+            after: Some("a.example.test".into()),
+        })
+        .await
+        .unwrap();
+    assert_eq!(ids(&rest, |d| &d.name), ["b.example.test"]);
+
+    let mut d = domain("a.example.test");
+    d.tags.insert("team".into(), "edge".into());
+    d.mutual_tls = Some(domains::MutualTls {
+        truststore_uri: "s3://bucket/truststore.pem".into(),
+        truststore_version: None,
+    });
+    s.update_domain_name(&d).await.unwrap();
+    assert_eq!(s.get_domain_name("a.example.test").await.unwrap(), Some(d));
+    assert_eq!(s.get_domain_name("nope.example.test").await.unwrap(), None);
+    assert!(matches!(
+        s.update_domain_name(&domain("nope.example.test")).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+async fn mapping_keys_are_unique_per_domain<S: DomainStore + 'static>(s: Arc<S>) {
+    s.insert_domain_name(&domain("a.example.test"))
+        .await
+        .unwrap();
+    s.insert_domain_name(&domain("b.example.test"))
+        .await
+        .unwrap();
+    s.insert_api_mapping(&mapping("a.example.test", "m1", "api1", "prod", "v1"))
+        .await
+        .unwrap();
+    // The same key on another domain is fine; on the same domain it is a conflict.
+    s.insert_api_mapping(&mapping("b.example.test", "m1", "api1", "prod", "v1"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.insert_api_mapping(&mapping("a.example.test", "m2", "api2", "$default", "v1"))
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    // So is a taken id.
+    assert!(matches!(
+        s.insert_api_mapping(&mapping("a.example.test", "m1", "api2", "$default", "v9"))
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    s.insert_api_mapping(&mapping("a.example.test", "m2", "api2", "$default", ""))
+        .await
+        .unwrap();
+    // Moving m2 onto m1's key conflicts too.
+    assert!(matches!(
+        s.update_api_mapping(&mapping("a.example.test", "m2", "api2", "$default", "v1"))
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    s.update_api_mapping(&mapping(
+        "a.example.test",
+        "m2",
+        "api2",
+        "$default",
+        "v2/orders",
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        s.get_api_mapping("a.example.test", "m2").await.unwrap(),
+        Some(mapping(
+            "a.example.test",
+            "m2",
+            "api2",
+            "$default",
+            "v2/orders"
+        ))
+    );
+    assert_eq!(
+        s.get_api_mapping("b.example.test", "m2").await.unwrap(),
+        None
+    );
+    assert!(matches!(
+        s.update_api_mapping(&mapping("b.example.test", "m2", "api2", "prod", "x"))
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        s.insert_api_mapping(&mapping("none.example.test", "m9", "api1", "prod", ""))
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    let listed = s.list_api_mappings("a.example.test").await.unwrap();
+    assert_eq!(ids(&listed, |m| &m.id), ["m1", "m2"]);
+    assert!(s
+        .list_api_mappings("none.example.test")
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+async fn mappings_are_found_by_api_and_go_with_their_domain<S: DomainStore + 'static>(s: Arc<S>) {
+    s.insert_domain_name(&domain("a.example.test"))
+        .await
+        .unwrap();
+    s.insert_domain_name(&domain("b.example.test"))
+        .await
+        .unwrap();
+    s.insert_api_mapping(&mapping("b.example.test", "m2", "api1", "dev", "dev"))
+        .await
+        .unwrap();
+    s.insert_api_mapping(&mapping("a.example.test", "m1", "api1", "prod", ""))
+        .await
+        .unwrap();
+    s.insert_api_mapping(&mapping("b.example.test", "m3", "api2", "prod", "other"))
+        .await
+        .unwrap();
+    // Ordered by domain, then id.
+    assert_eq!(
+        s.api_mappings_to("api1", None).await.unwrap(),
+        vec![
+            mapping("a.example.test", "m1", "api1", "prod", ""),
+            mapping("b.example.test", "m2", "api1", "dev", "dev"),
+        ]
+    );
+    assert_eq!(
+        s.api_mappings_to("api1", Some("prod")).await.unwrap(),
+        vec![mapping("a.example.test", "m1", "api1", "prod", "")]
+    );
+    assert!(s
+        .api_mappings_to("api1", Some("staging"))
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(s.api_mappings_to("api3", None).await.unwrap().is_empty());
+    let all = s.all_api_mappings().await.unwrap();
+    assert_eq!(ids(&all, |m| &m.id), ["m1", "m2", "m3"]);
+
+    s.delete_api_mapping("b.example.test", "m3").await.unwrap();
+    assert!(matches!(
+        s.delete_api_mapping("b.example.test", "m3").await,
+        Err(StoreError::NotFound)
+    ));
+    s.delete_domain_name("b.example.test").await.unwrap();
+    assert!(matches!(
+        s.delete_domain_name("b.example.test").await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(
+        s.all_api_mappings().await.unwrap(),
+        vec![mapping("a.example.test", "m1", "api1", "prod", "")]
+    );
+    // A domain created again under the name does not inherit the old mappings.
+    s.insert_domain_name(&domain("b.example.test"))
+        .await
+        .unwrap();
+    assert!(s
+        .list_api_mappings("b.example.test")
+        .await
+        .unwrap()
+        .is_empty());
 }

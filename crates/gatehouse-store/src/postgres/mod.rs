@@ -7,6 +7,7 @@
 //! APIs, REST APIs, domain names and API keys are not, so `gatehouse serve` does not offer it.
 
 mod aggregates;
+mod apis;
 
 use std::time::Duration;
 
@@ -16,7 +17,10 @@ use tokio_postgres::NoTls;
 use crate::{StoreError, StoreResult};
 
 /// Versioned migrations, applied in order; a version once released never changes.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("migrations/0001_init.sql")),
+    (2, include_str!("migrations/0002_apis.sql")),
+];
 
 /// Connection settings beyond the URL.
 #[derive(Debug, Clone)]
