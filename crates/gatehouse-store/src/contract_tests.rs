@@ -14,8 +14,8 @@ use crate::apis::{DeploymentSnapshot, HttpApi};
 use crate::rest_apis::{RestApi, RestDeploymentSnapshot};
 use crate::*;
 
-/// The aggregates both backends implement so far. Grows toward `Store` as the PostgreSQL store
-/// does (devices, OAuth configuration, APIs, … are SQLite-only for now).
+/// The aggregates both backends implement so far: all of `Store`, and `ApiKeyStore`. Grows
+/// as the PostgreSQL store does (APIs, REST APIs and domain names are SQLite-only for now).
 pub(crate) trait Aggregates:
     PoolStore
     + ClientStore
@@ -26,6 +26,9 @@ pub(crate) trait Aggregates:
     + SessionStore
     + TokenStore
     + KeyStore
+    + DeviceStore
+    + OAuthConfigStore
+    + ApiKeyStore
     + 'static
 {
 }
@@ -40,6 +43,9 @@ impl<T> Aggregates for T where
         + SessionStore
         + TokenStore
         + KeyStore
+        + DeviceStore
+        + OAuthConfigStore
+        + ApiKeyStore
         + 'static
 {
 }
@@ -75,6 +81,9 @@ macro_rules! contract_tests {
         }
     };
 }
+
+// Devices, OAuth configuration, API keys and usage plans (after the macro: they use it).
+mod devices_oauth_keys;
 
 contract_tests!(
     users_are_unique_and_filterable_by_index,

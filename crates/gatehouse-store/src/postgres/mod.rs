@@ -3,11 +3,14 @@
 //! so nodes starting together apply each migration once. Statements are prepared once per
 //! connection (`prepare_cached`) and every value travels as a bind parameter.
 //!
-//! Not complete yet (issue 7): the user-pool aggregates are here; devices, OAuth configuration,
-//! APIs, REST APIs, domain names and API keys are not, so `gatehouse serve` does not offer it.
+//! Not complete yet (issue 7): all of `Store` is here, and API keys, REST APIs and domain
+//! names; `ApiStore` is not yet, so `gatehouse serve` does not offer it.
 
 mod aggregates;
+mod api_keys;
 mod apis;
+mod devices;
+mod oauth;
 
 use std::time::Duration;
 
@@ -20,6 +23,7 @@ use crate::{StoreError, StoreResult};
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/0001_init.sql")),
     (2, include_str!("migrations/0002_apis.sql")),
+    (3, include_str!("migrations/0003_devices_oauth_keys.sql")),
 ];
 
 /// Connection settings beyond the URL.
