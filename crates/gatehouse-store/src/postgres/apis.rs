@@ -2,8 +2,7 @@
 //! document per API or domain name, the deployment snapshots of an API in their own table (they
 //! go with it by `ON DELETE CASCADE`), one row per API mapping. Every change is one statement.
 //!
-//! `ApiStore` itself also needs `ApiKeyStore`; until that is here the HTTP-API half is the
-//! inherent `*_http_*` methods below, which an `impl ApiStore for PgStore` forwards to.
+//! `ApiStore` forwards to the inherent `*_http_*` methods (which need no `ApiKeyStore`).
 
 use async_trait::async_trait;
 use serde::de::DeserializeOwned;
@@ -13,7 +12,7 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
 use super::{map_err, PgStore};
-use crate::apis::{DeploymentSnapshot, HttpApi};
+use crate::apis::{ApiStore, DeploymentSnapshot, HttpApi};
 use crate::domains::{ApiMapping, DomainName, DomainStore};
 use crate::rest_apis::{RestApi, RestApiStore, RestDeploymentSnapshot};
 use crate::{Page, StoreError, StoreResult};
@@ -219,6 +218,45 @@ impl PgStore {
 
     pub async fn delete_http_snapshot(&self, api_id: &str, deployment_id: &str) -> StoreResult<()> {
         HTTP.delete_snapshot(self, api_id, deployment_id).await
+    }
+}
+
+#[async_trait]
+impl ApiStore for PgStore {
+    async fn insert_api(&self, api: &HttpApi) -> StoreResult<()> {
+        self.insert_http_api(api).await
+    }
+
+    async fn get_api(&self, api_id: &str) -> StoreResult<Option<HttpApi>> {
+        self.get_http_api(api_id).await
+    }
+
+    async fn update_api(&self, api: &HttpApi) -> StoreResult<()> {
+        self.update_http_api(api).await
+    }
+
+    async fn delete_api(&self, api_id: &str) -> StoreResult<()> {
+        self.delete_http_api(api_id).await
+    }
+
+    async fn list_apis(&self, page: &Page) -> StoreResult<Vec<HttpApi>> {
+        self.list_http_apis(page).await
+    }
+
+    async fn put_snapshot(&self, snapshot: &DeploymentSnapshot) -> StoreResult<()> {
+        self.put_http_snapshot(snapshot).await
+    }
+
+    async fn get_snapshot(
+        &self,
+        api_id: &str,
+        deployment_id: &str,
+    ) -> StoreResult<Option<DeploymentSnapshot>> {
+        self.get_http_snapshot(api_id, deployment_id).await
+    }
+
+    async fn delete_snapshot(&self, api_id: &str, deployment_id: &str) -> StoreResult<()> {
+        self.delete_http_snapshot(api_id, deployment_id).await
     }
 }
 

@@ -3,8 +3,8 @@
 //! so nodes starting together apply each migration once. Statements are prepared once per
 //! connection (`prepare_cached`) and every value travels as a bind parameter.
 //!
-//! Not complete yet (issue 7): all of `Store` is here, and API keys, REST APIs and domain
-//! names; `ApiStore` is not yet, so `gatehouse serve` does not offer it.
+//! Every trait of `Store` and `ApiStore` (with its supertraits) is here; `gatehouse serve` does
+//! not offer it yet (issue 7: wiring, cross-node push).
 
 mod aggregates;
 mod api_keys;
