@@ -568,17 +568,25 @@ impl Gateway {
                     || !integration.response_parameters.is_empty();
                 // Mapping reads the request as the client sent it.
                 let original = mapped.then(|| (req.headers().clone(), req.uri().clone()));
-                let source_ip = ctx.client_ip.map(|i| i.to_string()).unwrap_or_default();
-                let domain = match &ctx.domain_name {
-                    Some(d) => d.clone(),
-                    None => ctx
-                        .host
-                        .as_ref()
-                        .and_then(|h| h.to_str().ok())
-                        .unwrap_or("")
-                        .to_string(),
-                };
-                let method = req.method().to_string();
+                // Only mapping reads these (most proxied requests have none).
+                let mut source_ip = String::new();
+                let mut domain = String::new();
+                let mut method = String::new();
+                if mapped {
+                    if let Some(ip) = ctx.client_ip {
+                        proxy::push_ip(&mut source_ip, ip);
+                    }
+                    domain = match &ctx.domain_name {
+                        Some(d) => d.clone(),
+                        None => ctx
+                            .host
+                            .as_ref()
+                            .and_then(|h| h.to_str().ok())
+                            .unwrap_or("")
+                            .to_string(),
+                    };
+                    method = req.method().to_string();
+                }
                 // REST APIs map claims as they render them (rest.rs).
                 let rest_claims = match (&ctx.auth, mapped && route.rest.is_some()) {
                     (Some(a), true) => Some(rest::rest_claims(&a.claims)),
