@@ -290,11 +290,13 @@ pub fn event_v1(parts: &http::request::Parts, body: &Bytes, ctx: &EventContext<'
             mqs.insert(k, json!([v]));
         }
     }
-    let host = parts
-        .headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("");
+    let host = ctx.domain_name.unwrap_or_else(|| {
+        parts
+            .headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("")
+    });
     let user_agent = parts
         .headers
         .get(header::USER_AGENT)
