@@ -2,6 +2,10 @@
 //! The domain talks only to these traits, so the PostgreSQL implementation (`postgres`, feature
 //! `postgres`, not complete yet: see docs/postgres.md) stands beside SQLite without the domain
 //! noticing.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::todo)
+)]
 
 pub mod api_keys;
 pub mod apis;

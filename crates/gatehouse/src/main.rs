@@ -1,5 +1,9 @@
 //! `gatehouse`: the command line. `serve` runs everything; the other commands are operator
 //! tools over the same store.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::todo)
+)]
 
 mod admin_keys;
 mod config;
