@@ -2,37 +2,13 @@
 
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
-use serde::{de::DeserializeOwned, Serialize};
 
+use super::doc_tables::{expect_changed, from_doc, one_doc, query_docs, to_doc};
 use super::{map_err, SqliteStore};
 use crate::*;
 
-fn to_doc<T: Serialize>(v: &T) -> StoreResult<String> {
-    serde_json::to_string(v).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-fn from_doc<T: DeserializeOwned>(s: &str) -> StoreResult<T> {
-    serde_json::from_str(s).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
 fn limit(page: &Page) -> i64 {
     i64::try_from(page.limit.clamp(1, 10_000)).unwrap_or(10_000)
-}
-
-fn query_docs<T: DeserializeOwned>(
-    conn: &Connection,
-    sql: &str,
-    params: impl rusqlite::Params,
-) -> StoreResult<Vec<T>> {
-    let mut stmt = conn.prepare_cached(sql).map_err(map_err)?;
-    let rows = stmt
-        .query_map(params, |r| r.get::<_, String>(0))
-        .map_err(map_err)?;
-    let mut out = Vec::new();
-    for row in rows {
-        out.push(from_doc(&row.map_err(map_err)?)?);
-    }
-    Ok(out)
 }
 
 fn query_keyed_users(
@@ -52,27 +28,6 @@ fn query_keyed_users(
         out.push((key, from_doc(&doc)?));
     }
     Ok(out)
-}
-
-fn one_doc<T: DeserializeOwned>(
-    conn: &Connection,
-    sql: &str,
-    params: impl rusqlite::Params,
-) -> StoreResult<Option<T>> {
-    let mut stmt = conn.prepare_cached(sql).map_err(map_err)?;
-    let doc: Option<String> = stmt
-        .query_row(params, |r| r.get(0))
-        .optional()
-        .map_err(map_err)?;
-    doc.map(|d| from_doc(&d)).transpose()
-}
-
-fn expect_changed(n: usize) -> StoreResult<()> {
-    if n == 0 {
-        Err(StoreError::NotFound)
-    } else {
-        Ok(())
-    }
 }
 
 #[async_trait]

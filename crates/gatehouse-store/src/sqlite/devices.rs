@@ -4,16 +4,9 @@
 use async_trait::async_trait;
 use rusqlite::{params, OptionalExtension};
 
+use super::doc_tables::{from_doc, to_doc};
 use super::{map_err, SqliteStore};
 use crate::{Device, DeviceStore, Page, StoreError, StoreResult};
-
-fn to_doc(d: &Device) -> StoreResult<String> {
-    serde_json::to_string(d).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-fn from_doc(s: &str) -> StoreResult<Device> {
-    serde_json::from_str(s).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
 
 const UPSERT: &str =
     "INSERT OR REPLACE INTO devices (pool_id, device_key, sub, confirmed, created, doc)

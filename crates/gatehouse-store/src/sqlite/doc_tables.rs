@@ -1,19 +1,59 @@
 //! Aggregates stored as one JSON document per id (HTTP APIs, REST APIs), with the immutable
 //! deployment snapshots of each in a second table keyed by (api id, deployment id).
 
-use rusqlite::{params, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::{map_err, SqliteStore};
 use crate::{Page, StoreError, StoreResult};
 
-pub(super) fn to_doc<T: Serialize>(v: &T) -> StoreResult<String> {
+pub(crate) fn to_doc<T: Serialize>(v: &T) -> StoreResult<String> {
     serde_json::to_string(v).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-pub(super) fn from_doc<T: DeserializeOwned>(s: &str) -> StoreResult<T> {
+pub(crate) fn from_doc<T: DeserializeOwned>(s: &str) -> StoreResult<T> {
     serde_json::from_str(s).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// Every document a query's first column holds.
+pub(crate) fn query_docs<T: DeserializeOwned>(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> StoreResult<Vec<T>> {
+    let mut stmt = conn.prepare_cached(sql).map_err(map_err)?;
+    let rows = stmt
+        .query_map(params, |r| r.get::<_, String>(0))
+        .map_err(map_err)?;
+    let mut out = Vec::new();
+    for row in rows {
+        out.push(from_doc(&row.map_err(map_err)?)?);
+    }
+    Ok(out)
+}
+
+/// The document of a query's first column, if a row matched.
+pub(crate) fn one_doc<T: DeserializeOwned>(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> StoreResult<Option<T>> {
+    let mut stmt = conn.prepare_cached(sql).map_err(map_err)?;
+    let doc: Option<String> = stmt
+        .query_row(params, |r| r.get(0))
+        .optional()
+        .map_err(map_err)?;
+    doc.map(|d| from_doc(&d)).transpose()
+}
+
+/// NotFound when a write touched no row.
+pub(crate) fn expect_changed(n: usize) -> StoreResult<()> {
+    if n == 0 {
+        Err(StoreError::NotFound)
+    } else {
+        Ok(())
+    }
 }
 
 /// The two tables of one kind of API: `{table}(id, doc)` and

@@ -4,17 +4,10 @@
 use async_trait::async_trait;
 use rusqlite::{params, OptionalExtension};
 
+use super::doc_tables::{from_doc, to_doc};
 use super::{map_err, SqliteStore};
 use crate::domains::{ApiMapping, DomainName, DomainStore};
 use crate::{Page, StoreError, StoreResult};
-
-fn to_doc(d: &DomainName) -> StoreResult<String> {
-    serde_json::to_string(d).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-fn from_doc(s: &str) -> StoreResult<DomainName> {
-    serde_json::from_str(s).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
 
 const MAPPING_COLUMNS: &str = "domain_name, id, api_id, stage, mapping_key";
 

@@ -2,52 +2,20 @@
 //! documents keyed by their identities; the logo as a BLOB beside its document.
 
 use async_trait::async_trait;
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
-use serde::{de::DeserializeOwned, Serialize};
+use rusqlite::{params, OptionalExtension, Transaction};
 
+use super::doc_tables::{expect_changed, from_doc, query_docs, to_doc};
 use super::{map_err, SqliteStore};
 use crate::oauth::{
     ClientRewrite, OAuthConfigStore, ResourceServer, UiCustomization, UserPoolDomain,
 };
-use crate::{AppClient, Page, StoreError, StoreResult};
-
-fn to_doc<T: Serialize>(v: &T) -> StoreResult<String> {
-    serde_json::to_string(v).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-fn from_doc<T: DeserializeOwned>(s: &str) -> StoreResult<T> {
-    serde_json::from_str(s).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-fn docs<T: DeserializeOwned>(
-    conn: &Connection,
-    sql: &str,
-    params: impl rusqlite::Params,
-) -> StoreResult<Vec<T>> {
-    let mut stmt = conn.prepare_cached(sql).map_err(map_err)?;
-    let rows = stmt
-        .query_map(params, |r| r.get::<_, String>(0))
-        .map_err(map_err)?;
-    let mut out = Vec::new();
-    for row in rows {
-        out.push(from_doc(&row.map_err(map_err)?)?);
-    }
-    Ok(out)
-}
+use crate::{AppClient, Page, StoreResult};
 
 fn kind(d: &UserPoolDomain) -> &'static str {
     if d.custom {
         "custom"
     } else {
         "prefix"
-    }
-}
-
-fn changed(n: usize) -> StoreResult<()> {
-    if n == 0 {
-        Err(StoreError::NotFound)
-    } else {
-        Ok(())
     }
 }
 
@@ -114,7 +82,7 @@ impl OAuthConfigStore for SqliteStore {
     async fn pool_domains(&self, pool_id: &str) -> StoreResult<Vec<UserPoolDomain>> {
         self.read(|c| {
             // 'custom' < 'prefix': order descending for prefix first.
-            docs(
+            query_docs(
                 c,
                 "SELECT doc FROM user_pool_domains WHERE pool_id = ?1 ORDER BY kind DESC",
                 [pool_id],
@@ -135,7 +103,7 @@ impl OAuthConfigStore for SqliteStore {
                     params![name, pool, doc],
                 )
                 .map_err(map_err)?;
-            changed(n)
+            expect_changed(n)
         })
         .await
     }
@@ -149,7 +117,7 @@ impl OAuthConfigStore for SqliteStore {
                     params![name, pool],
                 )
                 .map_err(map_err)?;
-            changed(n)
+            expect_changed(n)
         })
         .await
     }
@@ -197,7 +165,7 @@ impl OAuthConfigStore for SqliteStore {
         let limit = i64::try_from(page.limit.clamp(1, 10_000)).unwrap_or(10_000);
         let after = page.after.clone().unwrap_or_default();
         self.read(|c| {
-            docs(
+            query_docs(
                 c,
                 "SELECT doc FROM resource_servers WHERE pool_id = ?1 AND identifier > ?2
                  ORDER BY identifier LIMIT ?3",
@@ -223,7 +191,7 @@ impl OAuthConfigStore for SqliteStore {
                     params![pool, id, doc],
                 )
                 .map_err(map_err)?;
-            changed(n)?;
+            expect_changed(n)?;
             rewrite_clients(tx, &pool, &rewrite)
         })
         .await
@@ -243,7 +211,7 @@ impl OAuthConfigStore for SqliteStore {
                     params![pool, id],
                 )
                 .map_err(map_err)?;
-            changed(n)?;
+            expect_changed(n)?;
             rewrite_clients(tx, &pool, &rewrite)
         })
         .await
