@@ -276,7 +276,8 @@ def test_values_are_sealed_at_rest_and_never_logged(env):
     plan = apigw.create_usage_plan(name="sealed", apiStages=[{"apiId": api_id, "stage": "s"}])
     assert apigw.create_usage_plan_key(usagePlanId=plan["id"], keyId=key["id"], keyType="API_KEY")["value"] == value
     assert call(server, api_id, "/s/pets", value, wait_for=200).status_code == 200
-    # Neither the database files nor the log hold the value in the clear.
+    # Neither the store, nor any file in the data dir, nor the log holds the value in the clear.
+    assert value.encode() not in server.raw_store_bytes()
     for f in list(server.data_dir.rglob("*")) + [server.log_path]:
         if f.is_file():
             assert value.encode() not in f.read_bytes(), f

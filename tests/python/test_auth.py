@@ -5,9 +5,7 @@ never reach the database or the log in clear."""
 import base64
 import hashlib
 import hmac
-import sqlite3
 import uuid
-from contextlib import closing
 
 import pytest
 from botocore.exceptions import ClientError
@@ -50,15 +48,9 @@ def secret_hash(secret, username, client_id):
     return base64.b64encode(mac).decode()
 
 
-def db(server):
-    return closing(sqlite3.connect(server.data_dir / "gatehouse.db", timeout=10))
-
-
 def age(server, table, pool_id, seconds):
     """Moves every expiry of `table` in the pool `seconds` into the past (a clock we cannot set)."""
-    with db(server) as c:
-        c.execute(f"UPDATE {table} SET expires = expires - ? WHERE pool_id = ?", (seconds, pool_id))
-        c.commit()
+    server.sql(f"UPDATE {table} SET expires = expires - ? WHERE pool_id = ?", (seconds, pool_id))
 
 
 def test_password_flows(idp, public_idp, pool):
@@ -336,13 +328,8 @@ def test_passwords_never_stored_or_logged_in_clear(server, idp, public_idp, pool
     secrets += [temp, "Typo-Secret8!", r["RefreshToken"]]
     assert generated
 
-    stored = b""
-    for f in server.data_dir.iterdir():
-        if f.name.startswith("gatehouse.db"):
-            stored += f.read_bytes()
-    assert stored
-    with db(server) as c:
-        docs = [row[0] for row in c.execute("SELECT doc FROM users WHERE pool_id = ?", (pid,))]
+    stored = server.raw_store_bytes()
+    docs = [row[0] for row in server.sql("SELECT doc FROM users WHERE pool_id = ?", (pid,))]
     assert len(docs) == 3 and all("$argon2id$" in d for d in docs)
     log = server.logs()
     for s in secrets:
@@ -383,10 +370,13 @@ def test_temporary_password_expiry_and_session_validity(server, idp, public_idp)
     assert out["AuthenticationResult"]["AccessToken"]
 
     # Temporary passwords stop working after TemporaryPasswordValidityDays (7 by default).
-    with db(server) as c:
-        c.execute("UPDATE users SET doc = json_set(doc, '$.temporary_password_expires', "
-                  "json_extract(doc, '$.temporary_password_expires') - 8 * 86400) WHERE pool_id = ? AND username_key = 'rae'", (pid,))
-        c.commit()
+    if server.backend == "postgres":
+        server.sql("UPDATE users SET doc = jsonb_set(doc, '{temporary_password_expires}', "
+                   "to_jsonb((doc->>'temporary_password_expires')::bigint - 8 * 86400)) "
+                   "WHERE pool_id = ? AND username_key = 'rae'", (pid,))
+    else:
+        server.sql("UPDATE users SET doc = json_set(doc, '$.temporary_password_expires', "
+                   "json_extract(doc, '$.temporary_password_expires') - 8 * 86400) WHERE pool_id = ? AND username_key = 'rae'", (pid,))
     assert error_of(password_auth, public_idp, cid, "rae", "Temp-Pass1!") == (
         "NotAuthorizedException", "Temporary password has expired and must be reset by an administrator.")
     # An administrator resends a new one.

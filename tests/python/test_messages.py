@@ -4,10 +4,8 @@ codes that expire and are single use."""
 import email
 import re
 import socket
-import sqlite3
 import time
 import uuid
-from contextlib import closing
 from datetime import datetime
 
 import pytest
@@ -38,19 +36,12 @@ def sign_in(public_idp, cid, username, password=PASSWORD):
                                     AuthParameters={"USERNAME": username, "PASSWORD": password})
 
 
-def db(server):
-    return closing(sqlite3.connect(server.data_dir / "gatehouse.db", timeout=10))
-
-
 def code_expiries(server, pool_id):
-    with db(server) as c:
-        return dict(c.execute("SELECT purpose, expires FROM one_time_codes WHERE pool_id = ?", (pool_id,)).fetchall())
+    return dict(server.sql("SELECT purpose, expires FROM one_time_codes WHERE pool_id = ?", (pool_id,)))
 
 
 def age_codes(server, pool_id, seconds):
-    with db(server) as c:
-        c.execute("UPDATE one_time_codes SET expires = expires - ? WHERE pool_id = ?", (seconds, pool_id))
-        c.commit()
+    server.sql("UPDATE one_time_codes SET expires = expires - ? WHERE pool_id = ?", (seconds, pool_id))
 
 
 def messages_for(server, pool_id, username=None):

@@ -364,10 +364,7 @@ def test_totp_secret_never_stored_in_clear(server, idp, public_idp):
     access = sign_in(public_idp, cid, "cleo")["AuthenticationResult"]["AccessToken"]
     pending = public_idp.associate_software_token(AccessToken=access)["SecretCode"]
     totp, _ = enrol_totp(public_idp, cid, "cleo")
-    blob = b""
-    for f in server.data_dir.glob("gatehouse.db*"):
-        blob += f.read_bytes()
-    assert blob, "no database files found"
+    blob = server.raw_store_bytes()
     for secret in (pending, totp.secret):
         raw = base64.b32decode(secret + "=" * (-len(secret) % 8))
         for form in (secret.encode(), secret.lower().encode(), raw, raw.hex().encode(),

@@ -2,10 +2,8 @@
 and user, tamper-evident, and expiring. Driven through the NEW_PASSWORD_REQUIRED challenge,
 which every pool can raise."""
 import base64
-import sqlite3
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing
 
 import pytest
 from botocore.exceptions import ClientError
@@ -124,14 +122,8 @@ def test_tampered_or_truncated_sessions_are_refused(server, setup):
     assert setup["respond"](s)["AuthenticationResult"]["AccessToken"]
 
 
-def db(server):
-    return closing(sqlite3.connect(server.data_dir / "gatehouse.db", timeout=10))
-
-
 def age_sessions(server, pool_id, seconds):
-    with db(server) as c:
-        c.execute("UPDATE auth_sessions SET expires = expires - ? WHERE pool_id = ?", (seconds, pool_id))
-        c.commit()
+    server.sql("UPDATE auth_sessions SET expires = expires - ? WHERE pool_id = ?", (seconds, pool_id))
 
 
 def test_sessions_expire(server, setup):

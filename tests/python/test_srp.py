@@ -363,14 +363,7 @@ def test_unknown_users_lock_out_like_real_ones_under_srp(public_idp, srp):
 def test_verifier_is_sealed_at_rest(server, idp, srp):
     """The SRP verifier is a fast hash of the password: it must not be readable from the
     database."""
-    import sqlite3
-
-    db = server.data_dir / "gatehouse.db"
-    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    try:
-        docs = [json.loads(d) for (d,) in con.execute("SELECT doc FROM users WHERE pool_id = ?", (srp["pool_id"],))]
-    finally:
-        con.close()
+    docs = [json.loads(d) for (d,) in server.sql("SELECT doc FROM users WHERE pool_id = ?", (srp["pool_id"],))]
     extra = docs[0]["extra"]
     sealed = extra["srp_verifier"]
     assert isinstance(sealed, str)

@@ -3,10 +3,8 @@ against the pool's published JWKS and discovery document; validity from the clie
 and units); opaque refresh tokens stored only as hashes; forged tokens refused by GetUser."""
 import base64
 import json
-import sqlite3
 import time
 import uuid
-from contextlib import closing
 
 import jwt
 import pytest
@@ -121,16 +119,13 @@ def test_validity_comes_from_the_client(server, idp, public_idp, pool):
     at, idt = parts(r["AccessToken"])[1], parts(r["IdToken"])[1]
     assert at["exp"] - at["iat"] == 300 and r["ExpiresIn"] == 300
     assert idt["exp"] - idt["iat"] == 7200
-    with closing(sqlite3.connect(server.data_dir / "gatehouse.db", timeout=10)) as db:
-        (created, expires), = db.execute(
-            "SELECT created, expires FROM refresh_tokens WHERE client_id = ?", (c["ClientId"],)).fetchall()
+    (created, expires), = server.sql("SELECT created, expires FROM refresh_tokens WHERE client_id = ?", (c["ClientId"],))
     assert expires - created == 90 * 60
 
     # Defaults: 1 hour, 1 hour, 30 days.
     r = sign_in(public_idp, pool["client_id"], "bea")
     assert r["ExpiresIn"] == 3600
-    with closing(sqlite3.connect(server.data_dir / "gatehouse.db", timeout=10)) as db:
-        rows = db.execute("SELECT created, expires FROM refresh_tokens WHERE client_id = ?", (pool["client_id"],)).fetchall()
+    rows = server.sql("SELECT created, expires FROM refresh_tokens WHERE client_id = ?", (pool["client_id"],))
     assert [e - c for c, e in rows] == [30 * 86400]
 
 
@@ -152,10 +147,9 @@ def test_refresh_keeps_auth_time_and_stores_only_hashes(server, idp, public_idp,
 
     # Opaque, and only a hash of it is stored.
     assert first["RefreshToken"].count(".") != 2
-    with closing(sqlite3.connect(server.data_dir / "gatehouse.db", timeout=10)) as db:
-        hashes_ = [h for (h,) in db.execute("SELECT token_hash FROM refresh_tokens WHERE pool_id = ?", (pid,))]
+    hashes_ = [h for (h,) in server.sql("SELECT token_hash FROM refresh_tokens WHERE pool_id = ?", (pid,))]
     assert hashes_ and first["RefreshToken"] not in hashes_
-    stored = b"".join(f.read_bytes() for f in server.data_dir.iterdir() if f.name.startswith("gatehouse.db"))
+    stored = server.raw_store_bytes()
     assert first["RefreshToken"].encode() not in stored
 
 
@@ -264,11 +258,7 @@ def test_signing_keys_are_sealed_at_rest(server, idp):
     """The database alone must not let anyone mint tokens: private keys are stored sealed under
     the master key (not as PKCS#8 DER, which starts with a SEQUENCE tag 0x30 0x82)."""
     pool_id = idp.create_user_pool(PoolName="sealed-keys")["UserPool"]["Id"]
-    con = sqlite3.connect(f"file:{server.data_dir / 'gatehouse.db'}?mode=ro", uri=True)
-    try:
-        rows = con.execute("SELECT kid, private_pkcs8 FROM signing_keys WHERE pool_id = ?", (pool_id,)).fetchall()
-    finally:
-        con.close()
+    rows = server.sql("SELECT kid, private_pkcs8 FROM signing_keys WHERE pool_id = ?", (pool_id,))
     assert len(rows) == 1
     kid, blob = rows[0]
     assert not bytes(blob).startswith(b"\x30\x82")
