@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use gatehouse_store::changes::{Announce, Silent, Topic};
 use gatehouse_store::{Store, UserPool};
 
 use crate::crypt::SecretBox;
@@ -48,6 +49,8 @@ pub struct Directory {
     pub(crate) revoked: crate::revocation::RevokedFamilies,
     /// Failed sign-ins of usernames that do not exist (lockout.rs).
     pub(crate) unknown_failures: crate::lockout::UnknownUserFailures,
+    /// Tells the other nodes sharing the store what this one changed.
+    pub(crate) announcer: Arc<dyn Announce>,
 }
 
 impl Directory {
@@ -72,6 +75,24 @@ impl Directory {
             config,
             revoked: Default::default(),
             unknown_failures: Default::default(),
+            announcer: Arc::new(Silent),
+        }
+    }
+
+    /// Announces this node's changes to the other nodes sharing the store (silent by default:
+    /// an embedded store has no other node).
+    pub fn with_announcer(mut self, announcer: Arc<dyn Announce>) -> Self {
+        self.announcer = announcer;
+        self
+    }
+
+    /// Another node announced `topic`: re-read what this node holds of it in memory.
+    pub async fn heard(&self, topic: Topic) {
+        if matches!(topic, Topic::Pools | Topic::Resync) {
+            self.keys.forget_all();
+        }
+        if matches!(topic, Topic::Revocations | Topic::Resync) {
+            self.refresh_revocations().await;
         }
     }
 

@@ -174,6 +174,13 @@ impl KeyRing {
         Ok(loaded)
     }
 
+    /// Drops every cached key set (another node changed some): each is re-read on next use.
+    pub fn forget_all(&self) {
+        if let Ok(mut c) = self.cache.write() {
+            c.clear();
+        }
+    }
+
     pub fn forget(&self, pool_id: &str) {
         if let Ok(mut c) = self.cache.write() {
             c.remove(pool_id);

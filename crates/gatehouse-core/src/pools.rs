@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use gatehouse_store::changes::Topic;
 use gatehouse_store::{AdminCreateUserConfig, Page, PasswordPolicy, SchemaAttribute, UserPool};
 use serde_json::Value;
 
@@ -339,6 +340,7 @@ impl Directory {
         }
         self.store.delete_pool(pool_id).await?;
         self.keys.forget(pool_id);
+        self.announcer.announce(Topic::Pools);
         tracing::info!(%pool_id, "user pool deleted");
         Ok(())
     }

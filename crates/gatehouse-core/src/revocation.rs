@@ -106,6 +106,22 @@ impl Directory {
         Ok(false)
     }
 
+    /// Reads the journal entries this node has not seen now (another node announced a
+    /// revocation), whatever the interval. Failures are logged; the regular sync retries.
+    pub(crate) async fn refresh_revocations(&self) {
+        let _guard = self.revoked.sync.lock().await;
+        let cursor = self.revoked.cursor.load(Ordering::Acquire);
+        match self.store.revoked_families_since(cursor, self.now()).await {
+            Ok(families) => {
+                self.revoked.insert(&families);
+                if let Some(last) = families.last() {
+                    self.revoked.cursor.fetch_max(last.seq, Ordering::AcqRel);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "reading the revocation journal failed"),
+        }
+    }
+
     /// Reads journal entries this node has not seen, when the last read is older than the sync
     /// interval. The first call waits for the load; later ones skip if another task is reading.
     async fn sync_revocations(&self) -> Result<()> {

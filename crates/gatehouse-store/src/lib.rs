@@ -1,7 +1,6 @@
-//! Persistence for Gatehouse: one trait per aggregate, and the embedded SQLite implementation.
-//! The domain talks only to these traits, so the PostgreSQL implementation (`postgres`, feature
-//! `postgres`, not complete yet: see docs/postgres.md) stands beside SQLite without the domain
-//! noticing.
+//! Persistence for Gatehouse: one trait per aggregate, with two implementations: the embedded
+//! SQLite store (one node) and PostgreSQL (`postgres`, feature `postgres`: any number of nodes,
+//! see docs/postgres.md). The domain talks only to these traits and does not know which it has.
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::todo)
@@ -9,6 +8,7 @@
 
 pub mod api_keys;
 pub mod apis;
+pub mod changes;
 #[cfg(test)]
 mod contract_tests;
 pub mod devices;

@@ -6,6 +6,7 @@
 )]
 
 mod admin_keys;
+mod backend;
 mod config;
 mod http_server;
 mod import;

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderValue, Request, StatusCode};
@@ -22,8 +22,8 @@ use gatehouse_core::password::PasswordHasher;
 use gatehouse_core::{Directory, DirectoryConfig};
 use gatehouse_mgmt::MgmtApi;
 use gatehouse_sigv4::KeyLookup;
+use gatehouse_store::changes::Topic;
 use gatehouse_store::sqlite::SqliteStore;
-use gatehouse_store::ApiStore;
 use serde_json::json;
 use tokio::net::TcpListener;
 use tracing::Instrument;
@@ -113,16 +113,11 @@ pub fn init_logging(format: &str) {
 
 /// Opens the embedded store in the data dir.
 pub fn open_store(data_dir: &Path) -> anyhow::Result<SqliteStore> {
-    std::fs::create_dir_all(data_dir)
-        .with_context(|| format!("creating data dir {}", data_dir.display()))?;
-    SqliteStore::open(&data_dir.join("gatehouse.db")).context("opening the embedded store")
+    crate::backend::open_sqlite(data_dir)
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     init_logging(&args.log_format);
-    if let Some(url) = &args.database_url {
-        bail!("--database-url {url}: only the embedded SQLite store is available in this build (PostgreSQL is planned); leave it unset");
-    }
     if args.redis_url.is_some() {
         tracing::warn!(
             "--redis-url is accepted but shared rate limits are not built yet; limits are per node"
@@ -137,9 +132,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         )?),
         None => None,
     };
-    let store = Arc::new(open_store(&args.data_dir)?);
-    let api_store: Arc<dyn ApiStore> = Arc::clone(&store) as Arc<dyn ApiStore>;
-    let pool_store: Arc<dyn gatehouse_store::PoolStore> = Arc::clone(&store) as _;
+    let backend =
+        crate::backend::Backend::open(&args.data_dir, args.database_url.as_deref()).await?;
+    let api_store = Arc::clone(&backend.apis);
+    let pool_store = Arc::clone(&backend.pools);
     let public_url = args
         .public_url
         .clone()
@@ -153,19 +149,24 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         None => Arc::new(Outbox::new(args.data_dir.join("outbox.jsonl"))),
     };
     let cores = std::thread::available_parallelism().map_or(2, usize::from);
-    let directory = Arc::new(Directory::new(
-        store,
-        PasswordHasher::new(cores)?,
-        messenger,
-        Arc::new(SystemClock),
-        Arc::new(OsRandom),
-        crate::master_key::load(&args.data_dir, args.master_key.clone())?,
-        DirectoryConfig {
-            public_url: public_url.clone(),
-            region: args.region.clone(),
-            account_id: "000000000000".into(),
-        },
-    ));
+    let secrets = crate::master_key::load(&args.data_dir, args.master_key.clone())?;
+    backend.check_master_key(&secrets).await?;
+    let directory = Arc::new(
+        Directory::new(
+            Arc::clone(&backend.store),
+            PasswordHasher::new(cores)?,
+            messenger,
+            Arc::new(SystemClock),
+            Arc::new(OsRandom),
+            secrets,
+            DirectoryConfig {
+                public_url: public_url.clone(),
+                region: args.region.clone(),
+                account_id: "000000000000".into(),
+            },
+        )
+        .with_announcer(backend.announcer()),
+    );
     let admin_keys: Option<Arc<dyn KeyLookup + Send + Sync>> = if args.dev {
         tracing::warn!(
             "DEV MODE: admin operations accept ANY signature. Never expose this server."
@@ -214,7 +215,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         )
         .with_region(args.region.clone())
         .with_user_pools(pool_store)
-        .with_secrets(directory.secrets()),
+        .with_secrets(directory.secrets())
+        .with_announcer(backend.announcer()),
     );
     let mgmt = Arc::new(MgmtApi {
         apis: Arc::clone(&apis),
@@ -272,6 +274,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .context("loading the deployed APIs")?;
     tracing::info!(stages, "gateway snapshot loaded");
     data_plane.spawn_reloader(Arc::clone(&apis));
+    if let Some(feed) = &backend.feed {
+        spawn_change_listener(feed.subscribe(), Arc::clone(&directory), Arc::clone(&apis));
+    }
     let control_listener = TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("binding the control listener {}", args.listen))?;
@@ -292,6 +297,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         gateway_threads = threads,
         %public_url,
         data_dir = %args.data_dir.display(),
+        store = %backend.description,
         "gatehouse listening"
     );
 
@@ -325,6 +331,30 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     );
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Applies the other nodes' change notices to this node's in-memory state: the gateway's
+/// snapshot, the revoked token families, the pools' signing keys.
+fn spawn_change_listener(
+    mut heard: tokio::sync::broadcast::Receiver<Topic>,
+    directory: Arc<Directory>,
+    apis: Arc<ApiService>,
+) {
+    use tokio::sync::broadcast::error::RecvError;
+    tokio::spawn(async move {
+        loop {
+            let topic = match heard.recv().await {
+                Ok(topic) => topic,
+                // Too many notices to keep up with: re-read everything once.
+                Err(RecvError::Lagged(_)) => Topic::Resync,
+                Err(RecvError::Closed) => break,
+            };
+            if matches!(topic, Topic::Apis | Topic::Resync) {
+                apis.heard_change();
+            }
+            directory.heard(topic).await;
+        }
+    });
 }
 
 async fn shutdown_signal() {

@@ -59,6 +59,8 @@ pub struct ApiService {
     pub(crate) pools: Option<Arc<dyn gatehouse_store::PoolStore>>,
     /// Seals API key values at rest when set (`with_secrets`).
     pub(crate) secrets: Option<Arc<crate::crypt::SecretBox>>,
+    /// Tells the other nodes sharing the store that what the gateway serves changed.
+    announcer: Arc<dyn gatehouse_store::changes::Announce>,
 }
 
 impl ApiService {
@@ -81,7 +83,22 @@ impl ApiService {
             edit_lock: tokio::sync::Mutex::new(()),
             pools: None,
             secrets: None,
+            announcer: Arc::new(gatehouse_store::changes::Silent),
         }
+    }
+
+    /// Announces changes to the other nodes sharing the store (silent by default).
+    pub fn with_announcer(
+        mut self,
+        announcer: Arc<dyn gatehouse_store::changes::Announce>,
+    ) -> Self {
+        self.announcer = announcer;
+        self
+    }
+
+    /// Another node changed what the gateway serves: reload, without announcing it again.
+    pub fn heard_change(&self) {
+        self.generation.send_modify(|g| *g += 1);
     }
 
     /// Seals API key values at rest with the node's master key (the directory's box).
@@ -112,6 +129,8 @@ impl ApiService {
     /// Tells the gateway to reload.
     pub(crate) fn bump(&self) {
         self.generation.send_modify(|g| *g += 1);
+        self.announcer
+            .announce(gatehouse_store::changes::Topic::Apis);
     }
 
     /// Every stage that has a deployment, with its snapshot.

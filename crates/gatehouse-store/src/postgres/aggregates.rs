@@ -865,6 +865,9 @@ impl TokenStore for PgStore {
             (get(&row, 0)?, get(&row, 1)?, get(&row, 2)?, get(&row, 3)?);
         let family =
             record_revoked_family(&tx, &origin_jti, &pool_id, &sub, now, expires + grace).await?;
+        // Other nodes hear of it when (and only if) this commits.
+        self.notify_in(&tx, crate::changes::Topic::Revocations)
+            .await?;
         tx.commit().await.map_err(map_err)?;
         Ok(Some(family))
     }
@@ -899,6 +902,10 @@ impl TokenStore for PgStore {
         for row in &families {
             let (jti, expires): (String, i64) = (get(row, 0)?, get(row, 1)?);
             out.push(record_revoked_family(&tx, &jti, pool_id, sub, now, expires + grace).await?);
+        }
+        if !out.is_empty() {
+            self.notify_in(&tx, crate::changes::Topic::Revocations)
+                .await?;
         }
         tx.commit().await.map_err(map_err)?;
         Ok(out)

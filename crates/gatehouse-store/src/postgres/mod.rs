@@ -3,14 +3,17 @@
 //! so nodes starting together apply each migration once. Statements are prepared once per
 //! connection (`prepare_cached`) and every value travels as a bind parameter.
 //!
-//! Every trait of `Store` and `ApiStore` (with its supertraits) is here; `gatehouse serve` does
-//! not offer it yet (issue 7: wiring, cross-node push).
+//! Every trait of `Store` and `ApiStore` (with its supertraits) is here, and the change notices
+//! nodes send each other (`notify.rs`, LISTEN/NOTIFY).
 
 mod aggregates;
 mod api_keys;
 mod apis;
 mod devices;
+mod notify;
 mod oauth;
+
+pub use notify::PgChangeFeed;
 
 use std::time::Duration;
 
@@ -24,6 +27,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/0001_init.sql")),
     (2, include_str!("migrations/0002_apis.sql")),
     (3, include_str!("migrations/0003_devices_oauth_keys.sql")),
+    (4, include_str!("migrations/0004_cluster_settings.sql")),
 ];
 
 /// Connection settings beyond the URL.
@@ -48,8 +52,16 @@ impl Default for PgOptions {
     }
 }
 
+/// A handle on the installation's database; clones share the connection pool.
+#[derive(Clone)]
 pub struct PgStore {
     pool: Pool,
+    /// How to open connections outside the pool (the change-notice listener).
+    config: tokio_postgres::Config,
+    /// The LISTEN/NOTIFY channel of this installation (one per schema).
+    channel: String,
+    /// Tells this node's notices from other nodes'.
+    node: String,
 }
 
 impl PgStore {
@@ -72,8 +84,12 @@ impl PgStore {
             opts.push_str(&format!(" -c search_path={schema}"));
             config.options(opts.trim());
         }
+        let channel = format!(
+            "gatehouse_changes_{}",
+            options.schema.as_deref().unwrap_or("public")
+        );
         let manager = Manager::from_config(
-            config,
+            config.clone(),
             NoTls,
             ManagerConfig {
                 // A broken connection fails its query and is dropped; checking each one before
@@ -88,7 +104,12 @@ impl PgStore {
             .create_timeout(Some(options.acquire_timeout))
             .build()
             .map_err(|e| StoreError::Unavailable(format!("PostgreSQL pool: {e}")))?;
-        let store = Self { pool };
+        let store = Self {
+            pool,
+            config,
+            channel,
+            node: node_id(),
+        };
         store.migrate(options.schema.as_deref()).await?;
         Ok(store)
     }
@@ -100,6 +121,43 @@ impl PgStore {
             .query_one(
                 "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
                 &[],
+            )
+            .await
+            .map_err(map_err)?;
+        row.try_get(0).map_err(map_err)
+    }
+
+    /// The versions of the migrations applied, in order.
+    pub async fn applied_migrations(&self) -> StoreResult<Vec<i64>> {
+        let client = self.client().await?;
+        client
+            .query(
+                "SELECT version FROM schema_migrations ORDER BY version",
+                &[],
+            )
+            .await
+            .map_err(map_err)?
+            .iter()
+            .map(|r| r.try_get(0).map_err(map_err))
+            .collect()
+    }
+
+    /// The installation-wide setting `name`, storing `value` first if it has none yet: the
+    /// first node to start decides, and every node gets the same answer.
+    pub async fn init_setting(&self, name: &str, value: &str) -> StoreResult<String> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "INSERT INTO cluster_settings (name, value) VALUES ($1, $2)
+                 ON CONFLICT (name) DO NOTHING",
+                &[&name, &value],
+            )
+            .await
+            .map_err(map_err)?;
+        let row = client
+            .query_one(
+                "SELECT value FROM cluster_settings WHERE name = $1",
+                &[&name],
             )
             .await
             .map_err(map_err)?;
@@ -164,6 +222,18 @@ impl PgStore {
         }
         tx.commit().await.map_err(map_err)
     }
+}
+
+/// A name for this process among the nodes: notices it sent come back to it, and are ignored.
+fn node_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    // RandomState is seeded from the OS's randomness; uniqueness is all that is needed.
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u32(std::process::id());
+    if let Ok(t) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+        h.write_u128(t.as_nanos());
+    }
+    format!("{:016x}", h.finish())
 }
 
 /// Schema names go into DDL, which takes no bind parameters: only plain identifiers pass.

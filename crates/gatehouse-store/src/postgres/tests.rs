@@ -293,3 +293,83 @@ async fn a_value_postgres_cannot_store_is_refused_as_permanent() {
     assert_eq!(s.get_user("p1", "nul").await.unwrap(), None);
     drop_schema(&s, &schema).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn change_notices_reach_the_other_nodes_only_when_committed() {
+    use crate::changes::{Announce, Topic};
+    use std::time::Duration;
+    let Some(url) = url() else { return };
+    let schema = fresh_schema_name();
+    let a = PgStore::connect_with(&url, in_schema(&schema))
+        .await
+        .unwrap();
+    let b = PgStore::connect_with(&url, in_schema(&schema))
+        .await
+        .unwrap();
+    let (feed_a, feed_b) = (
+        a.change_feed().await.unwrap(),
+        b.change_feed().await.unwrap(),
+    );
+    let (mut heard_a, mut heard_b) = (feed_a.subscribe(), feed_b.subscribe());
+    let wait = Duration::from_secs(3);
+
+    feed_b.announce(Topic::Apis);
+    let got = tokio::time::timeout(wait, heard_a.recv()).await;
+    assert_eq!(got.unwrap().unwrap(), Topic::Apis);
+    // A node does not hear itself.
+    let own = tokio::time::timeout(Duration::from_millis(300), heard_b.recv()).await;
+    assert!(own.is_err(), "b heard its own notice: {own:?}");
+
+    // Inside a transaction: nothing on rollback, delivered on commit.
+    let mut c = b.client().await.unwrap();
+    let tx = c.transaction().await.unwrap();
+    b.notify_in(&tx, Topic::Revocations).await.unwrap();
+    tx.rollback().await.unwrap();
+    let none = tokio::time::timeout(Duration::from_millis(300), heard_a.recv()).await;
+    assert!(
+        none.is_err(),
+        "a rolled-back notice was delivered: {none:?}"
+    );
+    let tx = c.transaction().await.unwrap();
+    b.notify_in(&tx, Topic::Revocations).await.unwrap();
+    tx.commit().await.unwrap();
+    let got = tokio::time::timeout(wait, heard_a.recv()).await;
+    assert_eq!(got.unwrap().unwrap(), Topic::Revocations);
+
+    // Another installation (schema) hears nothing of this one.
+    let other_schema = fresh_schema_name();
+    let other = PgStore::connect_with(&url, in_schema(&other_schema))
+        .await
+        .unwrap();
+    let other_feed = other.change_feed().await.unwrap();
+    let mut heard_other = other_feed.subscribe();
+    feed_b.announce(Topic::Pools);
+    assert_eq!(
+        tokio::time::timeout(wait, heard_a.recv())
+            .await
+            .unwrap()
+            .unwrap(),
+        Topic::Pools
+    );
+    let leak = tokio::time::timeout(Duration::from_millis(300), heard_other.recv()).await;
+    assert!(leak.is_err(), "another schema heard it: {leak:?}");
+    drop(c);
+    drop_schema(&a, &schema).await;
+    drop_schema(&other, &other_schema).await;
+}
+
+#[tokio::test]
+async fn the_first_node_decides_a_setting() {
+    let Some(url) = url() else { return };
+    let schema = fresh_schema_name();
+    let a = PgStore::connect_with(&url, in_schema(&schema))
+        .await
+        .unwrap();
+    let b = PgStore::connect_with(&url, in_schema(&schema))
+        .await
+        .unwrap();
+    assert_eq!(a.init_setting("k", "first").await.unwrap(), "first");
+    assert_eq!(b.init_setting("k", "second").await.unwrap(), "first");
+    assert_eq!(a.applied_migrations().await.unwrap(), vec![1, 2, 3, 4]);
+    drop_schema(&a, &schema).await;
+}
