@@ -28,6 +28,8 @@ pub enum Reject {
     TokenExpired,
     /// A usage plan's quota is used up for the key (REST APIs: 429 `Limit Exceeded`).
     QuotaExceeded,
+    /// Shared rate limits could not be checked (Redis down, `--redis-fail-mode closed`).
+    LimitsUnavailable,
 }
 
 impl Reject {
@@ -45,6 +47,7 @@ impl Reject {
             Reject::MissingAuthenticationToken => StatusCode::FORBIDDEN,
             Reject::TokenExpired => StatusCode::UNAUTHORIZED,
             Reject::QuotaExceeded => StatusCode::TOO_MANY_REQUESTS,
+            Reject::LimitsUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -62,6 +65,7 @@ impl Reject {
             Reject::MissingAuthenticationToken => "Missing Authentication Token",
             Reject::TokenExpired => "The incoming token has expired",
             Reject::QuotaExceeded => "Limit Exceeded",
+            Reject::LimitsUnavailable => "Service Unavailable",
         }
     }
 
@@ -120,6 +124,11 @@ impl Reject {
                 StatusCode::GATEWAY_TIMEOUT,
                 "Endpoint request timed out",
                 "InternalServerErrorException",
+            ),
+            Reject::LimitsUnavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Service Unavailable",
+                "ServiceUnavailableException",
             ),
         }
     }

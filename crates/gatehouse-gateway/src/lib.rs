@@ -21,6 +21,7 @@ pub mod mapping;
 pub mod proxy;
 pub mod rest;
 pub mod router;
+pub mod shared_limits;
 pub mod snapshot;
 pub mod throttle;
 
@@ -72,6 +73,8 @@ pub struct Gateway {
     verified: jwt::VerifiedTokens,
     /// API keys' buckets and counters, kept across snapshots and flushed to the store.
     usage: api_keys::UsageState,
+    /// Route limits shared between nodes through Redis (`--redis-url`); unset: each node's own.
+    shared_limits: std::sync::OnceLock<Arc<shared_limits::SharedLimits>>,
 }
 
 /// What the pipeline learns about a request as it goes.
@@ -147,8 +150,15 @@ impl Gateway {
             jwks: JwksCache::new(client.clone()),
             verified: jwt::VerifiedTokens::default(),
             usage: api_keys::UsageState::default(),
+            shared_limits: std::sync::OnceLock::new(),
             client,
         }))
+    }
+
+    /// Counts route limits in Redis from now on, shared with every node using it
+    /// (shared_limits.rs). A second call changes nothing.
+    pub fn share_limits(&self, shared: Arc<shared_limits::SharedLimits>) {
+        let _ = self.shared_limits.set(shared);
     }
 
     /// The client integrations use: the data-plane thread's own (`client::set_thread_client`),
@@ -336,7 +346,10 @@ impl Gateway {
         self.authorize(ctx, req.headers(), req.uri().query())
             .await?;
         self.api_key(ctx, req.headers())?;
-        self.throttle(ctx)?;
+        match self.shared_limits.get() {
+            None => self.throttle(ctx)?,
+            Some(shared) => self.throttle_shared(ctx, shared).await?,
+        }
         self.integrate(ctx, req).await
     }
 
@@ -532,17 +545,48 @@ impl Gateway {
         let Some(limiter) = ctx.route().and_then(|r| r.limiter.as_ref()) else {
             return Ok(());
         };
-        let key = limiter.claim().and_then(|c| {
-            let v = ctx.auth.as_ref()?.claims.get(c)?;
-            Some(match v {
-                serde_json::Value::String(s) => s.clone(),
-                other => other.to_string(),
-            })
-        });
+        let key = Self::throttle_key(ctx, limiter);
         if limiter.try_take(key.as_deref(), Instant::now()) {
             Ok(())
         } else {
             Err(Reject::TooManyRequests)
+        }
+    }
+
+    /// The value of the claim that keys a route's limits per user, when it has one.
+    fn throttle_key(ctx: &Ctx, limiter: &throttle::RouteLimiter) -> Option<String> {
+        let v = ctx.auth.as_ref()?.claims.get(limiter.claim()?)?;
+        Some(match v {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+    }
+
+    /// Throttling with `--redis-url`: the same limits, counted in Redis for every node; while
+    /// Redis cannot answer, the fail mode decides (`local`: this node's bucket, as `throttle`).
+    async fn throttle_shared(
+        &self,
+        ctx: &Ctx,
+        shared: &shared_limits::SharedLimits,
+    ) -> Result<(), Reject> {
+        let (Some(stage), Some(route)) = (ctx.stage.as_deref(), ctx.route()) else {
+            return Ok(());
+        };
+        let Some(limiter) = route.limiter.as_ref() else {
+            return Ok(());
+        };
+        let key = Self::throttle_key(ctx, limiter);
+        let redis_key =
+            shared_limits::key(&stage.api_id, &stage.name, &route.route_key, key.as_deref());
+        let verdict = shared
+            .take(&redis_key, limiter.rate(), || {
+                limiter.try_take(key.as_deref(), Instant::now())
+            })
+            .await;
+        match verdict {
+            shared_limits::Verdict::Allowed => Ok(()),
+            shared_limits::Verdict::Throttled => Err(Reject::TooManyRequests),
+            shared_limits::Verdict::Unavailable => Err(Reject::LimitsUnavailable),
         }
     }
 

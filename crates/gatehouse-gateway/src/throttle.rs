@@ -40,6 +40,15 @@ impl RouteLimiter {
         self.per_key.as_ref().map(|(c, _)| c.as_str())
     }
 
+    /// The route's limits (each claim value's too), for limits counted elsewhere
+    /// (shared_limits.rs).
+    pub fn rate(&self) -> crate::shared_limits::Rate {
+        crate::shared_limits::Rate {
+            rate: self.shared.rate,
+            burst: self.shared.burst,
+        }
+    }
+
     /// Takes a token for `key` (the claim's value), or from the shared bucket without one.
     pub fn try_take(&self, key: Option<&str>, now: Instant) -> bool {
         let (Some(key), Some((_, map))) = (key, &self.per_key) else {
