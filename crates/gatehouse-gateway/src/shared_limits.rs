@@ -180,7 +180,10 @@ impl SharedLimits {
     /// a URL that cannot name a Redis server. Nothing is connected yet.
     pub fn new(url: &str, fail_mode: FailMode, timeout: Duration) -> Result<Arc<Self>, String> {
         static IDS: AtomicU64 = AtomicU64::new(0);
-        let client = redis::Client::open(url).map_err(|e| format!("--redis-url: {e}"))?;
+        // The URL may hold a password: the error names the shape, never the URL.
+        let client = redis::Client::open(url).map_err(|e| {
+            format!("--redis-url is not a usable Redis URL (redis://[[user]:password@]host[:port][/db]): {e}")
+        })?;
         Ok(Arc::new(Self {
             id: IDS.fetch_add(1, Ordering::Relaxed),
             client,
@@ -400,12 +403,19 @@ impl SharedLimits {
     }
 
     fn mark_down(&self, error: &RedisError) {
-        if self.state.swap(DOWN, Ordering::Relaxed) != DOWN {
-            tracing::warn!(
+        let mode = self.fail_mode.as_str();
+        match self.state.swap(DOWN, Ordering::Relaxed) {
+            DOWN => {}
+            UNKNOWN => tracing::warn!(
                 error = %error,
-                fail_mode = self.fail_mode.as_str(),
-                "Redis is unreachable: rate limits are not shared until it is back; requests are decided by the fail mode"
-            );
+                fail_mode = mode,
+                "Redis is unreachable at start-up: rate limits are not shared until it is; throttled requests are decided by the fail mode"
+            ),
+            _ => tracing::warn!(
+                error = %error,
+                fail_mode = mode,
+                "Redis is unreachable: rate limits are not shared until it is back; throttled requests are decided by the fail mode"
+            ),
         }
     }
 

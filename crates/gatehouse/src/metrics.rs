@@ -19,9 +19,13 @@ struct Series {
     micros: AtomicU64,
 }
 
+/// Writes more Prometheus lines (gauges and counters kept elsewhere).
+type Source = Box<dyn Fn(&mut String) + Send + Sync>;
+
 #[derive(Default)]
 pub struct Metrics {
     series: RwLock<HashMap<Key, Arc<Series>>>,
+    sources: RwLock<Vec<Source>>,
 }
 
 impl Metrics {
@@ -41,6 +45,13 @@ impl Metrics {
         };
         series.count.fetch_add(1, Ordering::Relaxed);
         series.micros.fetch_add(micros, Ordering::Relaxed);
+    }
+
+    /// Adds lines that `render` writes after the request series.
+    pub fn add_source(&self, source: impl Fn(&mut String) + Send + Sync + 'static) {
+        if let Ok(mut s) = self.sources.write() {
+            s.push(Box::new(source));
+        }
     }
 
     pub fn render(&self) -> String {
@@ -77,6 +88,12 @@ impl Metrics {
                 k.status,
                 s.micros.load(Ordering::Relaxed) as f64 / 1e6
             );
+        }
+        drop(map);
+        if let Ok(sources) = self.sources.read() {
+            for source in sources.iter() {
+                source(&mut out);
+            }
         }
         out
     }

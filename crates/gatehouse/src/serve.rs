@@ -61,6 +61,10 @@ pub struct ServeArgs {
     /// Redis for rate limits shared between nodes.
     #[arg(long, env = "GATEHOUSE_REDIS_URL")]
     pub redis_url: Option<String>,
+    /// While Redis is unreachable, throttled routes are decided by: `local` (each node's own
+    /// limits), `open` (let through) or `closed` (503).
+    #[arg(long, env = "GATEHOUSE_REDIS_FAIL_MODE", default_value = "local")]
+    pub redis_fail_mode: gatehouse_gateway::shared_limits::FailMode,
     /// Development mode: admin operations accept any signature.
     #[arg(long, env = "GATEHOUSE_DEV")]
     pub dev: bool,
@@ -118,11 +122,17 @@ pub fn open_store(data_dir: &Path) -> anyhow::Result<SqliteStore> {
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     init_logging(&args.log_format);
-    if args.redis_url.is_some() {
-        tracing::warn!(
-            "--redis-url is accepted but shared rate limits are not built yet; limits are per node"
-        );
-    }
+    let shared_limits = match &args.redis_url {
+        Some(url) => Some(
+            gatehouse_gateway::shared_limits::SharedLimits::new(
+                url,
+                args.redis_fail_mode,
+                gatehouse_gateway::shared_limits::DEFAULT_TIMEOUT,
+            )
+            .map_err(anyhow::Error::msg)?,
+        ),
+        None => None,
+    };
     // The file is read and checked before anything else, so a bad one stops start-up early.
     let config = match &args.config {
         Some(path) => Some(crate::config::ConfigFile::load(
@@ -243,6 +253,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         },
     )
     .context("building the gateway's HTTP client")?;
+    if let Some(shared) = shared_limits {
+        // Reachable or not, start: until it is, the fail mode decides (logged once).
+        shared.watch().await;
+        data_plane.share_limits(Arc::clone(&shared));
+        metrics.add_source(move |out| shared.render_metrics(out));
+    }
     if let (Some(file), Some(path)) = (&config, &args.config) {
         let sandbox = crate::config::Sandbox::new(&args.region, &public_url)?;
         let real = crate::config::Target {
