@@ -199,6 +199,9 @@ def stop(p: subprocess.Popen | None, timeout: float = 15.0) -> None:
 def stop_all() -> None:
     for p in STARTED:
         stop(p)
+    for s in ALL_SERVERS:
+        if isinstance(s, GatehousePg):
+            s.stop_cluster()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -297,11 +300,15 @@ class Gatehouse(Server):
         env["GATEHOUSE_ADMIN_SECRET_ACCESS_KEY"] = self.secret_key
         return env
 
+    def store_args(self) -> list[str]:
+        """Where the store is: the embedded SQLite file in the data dir."""
+        return []
+
     def start(self) -> None:
         if not port_free(self.port) or not port_free(self.port + 1):
             raise Unavailable(f"port {self.port} or {self.port + 1} already in use")
         self.proc = spawn(
-            [str(self.binary), "serve", "--data-dir", str(self.data_dir),
+            [str(self.binary), "serve", "--data-dir", str(self.data_dir), *self.store_args(),
              "--listen", f"127.0.0.1:{self.port}", "--gateway-listen", f"127.0.0.1:{self.port + 1}"],
             self.log_path, cwd=WORK, env=self.env())
         self.wait_ready("/health", 60)
@@ -333,7 +340,7 @@ class Gatehouse(Server):
             t0 = time.monotonic()
             r = subprocess.run(
                 [str(self.binary), "user", "import", "--data-dir", str(self.data_dir),
-                 "--pool-id", pools[spec.name], str(path)],
+                 *self.store_args(), "--pool-id", pools[spec.name], str(path)],
                 cwd=WORK, env=self.env(), capture_output=True, text=True, timeout=600)
             if r.returncode != 0:
                 raise Unavailable(f"`gatehouse user import` failed ({r.returncode}): "
@@ -341,6 +348,49 @@ class Gatehouse(Server):
             self.ctx["import_seconds"][spec.name] = time.monotonic() - t0
         self.start()
         self.finish_setup("benchuser")
+
+
+class GatehousePg(Gatehouse):
+    """The same binary on PostgreSQL 15: a throwaway cluster (scripts/pg-test-cluster) with
+    PostgreSQL's default durability (fsync, synchronous_commit on), as the embedded store's
+    WAL with synchronous=FULL, on the same machine."""
+
+    def __init__(self, port: int):
+        super().__init__(port)
+        self.key, self.label = "gatehouse-pg", "Gatehouse (PostgreSQL)"
+        self.data_dir = WORK / "gatehouse-pg-data"
+        self.pg_dir: Path | None = None
+        self.db_url: str | None = None
+
+    def store_args(self) -> list[str]:
+        if self.db_url is None:
+            self.start_cluster()
+        return ["--database-url", self.db_url]
+
+    def start_cluster(self) -> None:
+        import tempfile
+        # Outside the repository: as root the server runs as user postgres, who must reach it.
+        self.pg_dir = Path(tempfile.mkdtemp(prefix="gatehouse-bench-pg."))
+        env = dict(os.environ, GATEHOUSE_PG_DURABLE="1")
+        r = subprocess.run([str(ROOT / "scripts" / "pg-test-cluster"), "start", str(self.pg_dir / "c")],
+                           env=env, capture_output=True, text=True, timeout=120)
+        if r.returncode != 0:
+            raise Unavailable(f"PostgreSQL did not start: {r.stderr.strip()[-400:]}")
+        base = r.stdout.strip().splitlines()[-1]
+        r = subprocess.run(["psql", base, "-qc", "CREATE DATABASE gatehouse_bench"],
+                           capture_output=True, text=True, timeout=60)
+        if r.returncode != 0:
+            raise Unavailable(f"CREATE DATABASE failed: {r.stderr.strip()[-300:]}")
+        self.db_url = base.rsplit("/", 1)[0] + "/gatehouse_bench"
+        self.notes.append("PostgreSQL 15 on the same machine, default durability (fsync on), "
+                          "its own cluster started for the run")
+
+    def stop_cluster(self) -> None:
+        if self.pg_dir is not None:
+            subprocess.run([str(ROOT / "scripts" / "pg-test-cluster"), "stop", str(self.pg_dir / "c")],
+                           capture_output=True, timeout=120)
+            shutil.rmtree(self.pg_dir, ignore_errors=True)
+            self.pg_dir = None
 
 
 AWS_DEFAULT_CSV_HEADER = [
@@ -563,18 +613,18 @@ def listusers_scenario(key: str, pool: str, title: str) -> Scenario:
     return Scenario(
         key, title,
         lambda s: signed_request(s, "ListUsers", {"UserPoolId": s.ctx["pools"][pool], "Filter": FILTER}),
-        check_someone, ("gatehouse", "moto", "cognito-local"))
+        check_someone, ("gatehouse", "gatehouse-pg", "moto", "cognito-local"))
 
 
 SCENARIOS = [
     Scenario("getuser", "GetUser (access token), 100k-user pool",
              lambda s: plain_request(s, "GetUser", {"AccessToken": s.ctx["access_token"]}),
-             check_getuser, ("gatehouse", "moto", "cognito-local")),
+             check_getuser, ("gatehouse", "gatehouse-pg", "moto", "cognito-local")),
     Scenario("refresh", "InitiateAuth REFRESH_TOKEN_AUTH, 100k-user pool",
              lambda s: plain_request(s, "InitiateAuth", {
                  "AuthFlow": "REFRESH_TOKEN_AUTH", "ClientId": s.ctx["client_id"],
                  "AuthParameters": {"REFRESH_TOKEN": s.ctx["refresh_token"]}}),
-             check_refresh, ("gatehouse", "moto", "cognito-local")),
+             check_refresh, ("gatehouse", "gatehouse-pg", "moto", "cognito-local")),
     listusers_scenario("listusers-100", POOL_SMALL, f"ListUsers Filter {FILTER}, 100-user pool"),
     listusers_scenario("listusers-100k", POOL_LARGE, f"ListUsers Filter {FILTER}, 100k-user pool"),
 ]
@@ -803,6 +853,12 @@ def render(report: dict) -> str:
         ratio = g / p if g and p else None
         L.append(f"| GetUser, Gatehouse ÷ {labels.get(peer, peer)} | "
                  f"{'—' if ratio is None else f'{ratio:,.1f}×'} | ≥ 3× | {verdict(None if ratio is None else ratio >= 3)} |")
+    for sc_key, what in (("getuser", "GetUser"), ("refresh", "REFRESH_TOKEN_AUTH")):
+        lite, pg = rps(sc_key, "gatehouse"), rps(sc_key, "gatehouse-pg")
+        ratio = lite / pg if lite and pg else None
+        L.append(f"| {what}, Gatehouse on SQLite ÷ on PostgreSQL | "
+                 f"{'—' if ratio is None else f'{ratio:,.2f}× ({fmt_rps(lite)} vs {fmt_rps(pg)})'} | ≤ 2× | "
+                 f"{verdict(None if ratio is None else ratio <= 2)} |")
     rt = rps("refresh", "gatehouse")
     frac = rt / bound if rt and bound else None
     L.append(f"| REFRESH_TOKEN_AUTH, Gatehouse ÷ signing bound | "
@@ -880,7 +936,8 @@ def main() -> int:
     small = PoolSpec(POOL_SMALL, args.small_users)
     large = PoolSpec(POOL_LARGE, args.users - 1)  # + the benchmark user
     wanted = args.servers.split(",")
-    all_servers = [Gatehouse(args.base_port), Moto(args.base_port + 100), CognitoLocal(args.base_port + 200)]
+    all_servers = [Gatehouse(args.base_port), GatehousePg(args.base_port + 300),
+                   Moto(args.base_port + 100), CognitoLocal(args.base_port + 200)]
     servers = [s for s in all_servers if s.key in wanted]
     ALL_SERVERS.extend(servers)
     scenarios = [s for s in SCENARIOS if s.key in args.scenarios.split(",")]
@@ -900,6 +957,7 @@ def main() -> int:
                 s.setup(small, large)
                 secs = time.monotonic() - t0
                 how = {"gatehouse": "pools + client + bench user via API, bulk users via `gatehouse user import` (CSV)",
+                       "gatehouse-pg": "as Gatehouse, into PostgreSQL (`gatehouse user import --database-url`)",
                        "moto": "bulk users in-process via the AdminCreateUser backend call, rest via API",
                        "cognito-local": "bulk users written into its JSON data file, rest via API"}[s.key]
                 s.ctx["seeding"] = f"{how}; {secs:.0f} s"
@@ -911,6 +969,11 @@ def main() -> int:
                 if data is not None:
                     size = sum(f.stat().st_size for f in data.rglob("*") if f.is_file())
                     s.ctx["seeding"] += f"; data on disk {size / 2**20:,.0f} MiB"
+                if isinstance(s, GatehousePg) and s.db_url:
+                    r = subprocess.run(["psql", s.db_url, "-Atc", "SELECT pg_database_size(current_database())"],
+                                       capture_output=True, text=True, timeout=60)
+                    if r.returncode == 0 and r.stdout.strip().isdigit():
+                        s.ctx["seeding"] += f"; database size {int(r.stdout.strip()) / 2**20:,.0f} MiB"
                 time.sleep(1)
                 s.memory_after_setup = proc_status(s.pid) if s.pid else {}
                 log(f"  ready in {secs:.1f}s, RSS {fmt_mib(s.memory_after_setup.get('VmRSS'))}")

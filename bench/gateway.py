@@ -672,6 +672,10 @@ def targets_table(report: dict) -> list[dict]:
         rows.append({"check": "Gatehouse REST API (Cognito authorizer) ÷ HTTP API (JWT authorizer), req/s",
                      "measured": rest / g, "unit": "×", "target": "within 10% (≥ 0.9×)",
                      "pass": rest / g >= 0.9})
+    pg = rps("gatehouse-pg")
+    if g and pg:
+        rows.append({"check": "Gatehouse JWT path, SQLite ÷ PostgreSQL node, req/s",
+                     "measured": g / pg, "unit": "×", "target": "≤ 2×", "pass": g / pg <= 2})
     big = rps("gatehouse-routes")
     if g and big:
         rows.append({"check": f"Gatehouse, {report['routes']:,} routes ÷ 1 route, req/s",
@@ -855,6 +859,7 @@ def main() -> int:
         "gatehouse": "Gatehouse JWT authorizer, 1-route API",
         "gatehouse-routes": f"Gatehouse JWT authorizer, {args.routes:,}-route API",
         "gatehouse-rest": "Gatehouse REST API, Cognito authorizer (ID token)",
+        "gatehouse-pg": "Gatehouse JWT authorizer, 1-route API, on PostgreSQL",
     }
     wanted = [k for k in labels if k != "envoy-nocache" or args.envoy_nocache]
     if args.targets:
@@ -867,6 +872,7 @@ def main() -> int:
     gh_bin = gatehouse_binary()
     envoy = envoy_binary() if any(k.startswith("envoy") for k in wanted) else None
     procs: dict[str, subprocess.Popen] = {}
+    pg_cluster = None
     try:
         ports = {k: free_port() for k in ("origin", "nginx", "envoy", "envoy-nocache", "envoy-admin",
                                           "envoy-nocache-admin", "control", "gateway")}
@@ -901,6 +907,26 @@ def main() -> int:
                                            ports["gateway"], procs["gatehouse"],
                                            host=f"{st.rest_api}.execute-api.localhost", auth=True,
                                            path=f"/{REST_STAGE}{PATH}", token=st.id_token)
+        if "gatehouse-pg" in wanted:
+            # A second node of the same binary with its state in PostgreSQL (its own throwaway
+            # cluster, default durability): the hot path must not care which store it has.
+            pg_cluster = common.GatehousePg(0)
+            pg_cluster.start_cluster()
+            ports.update({"control-pg": free_port(), "gateway-pg": free_port()})
+            procs["gatehouse-pg"] = spawn(
+                [str(gh_bin), "serve", "--data-dir", str(WORK / "gatehouse-pg-data"),
+                 "--database-url", pg_cluster.db_url,
+                 "--listen", f"127.0.0.1:{ports['control-pg']}",
+                 "--gateway-listen", f"127.0.0.1:{ports['gateway-pg']}"],
+                WORK / "gatehouse-pg.log", cwd=WORK, env=env)
+            wait_http(ports["control-pg"], procs["gatehouse-pg"], WORK / "gatehouse-pg.log", timeout=60,
+                      path="/health")
+            st_pg = Setup(ports["control-pg"], ports["gateway-pg"])
+            setup_gatehouse(st_pg, ports["origin"], 1)
+            targets["gatehouse-pg"] = Target("gatehouse-pg", labels["gatehouse-pg"], ports["gateway-pg"],
+                                             procs["gatehouse-pg"],
+                                             host=f"{st_pg.api_small}.execute-api.localhost", auth=True,
+                                             token=st_pg.token)
         if "nginx" in wanted:
             procs["nginx"] = start_nginx("proxy", nginx_proxy_block(ports["nginx"], ports["origin"]))
             wait_http(ports["nginx"], procs["nginx"], WORK / "proxy-error.log")
@@ -992,6 +1018,8 @@ def main() -> int:
                     "processes": len(pids)}
     finally:
         stop_all()
+        if pg_cluster is not None:
+            pg_cluster.stop_cluster()
 
     if report["disturbed_runs"]:
         report["notes"].append(f"{len(report['disturbed_runs'])} run(s) had other CPU above "
