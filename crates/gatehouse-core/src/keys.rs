@@ -129,6 +129,30 @@ impl KeyRing {
 
     /// Generates and stores the first signing key of a new pool.
     pub async fn create_for_pool(&self, pool_id: &str, now: i64, rng: &dyn Random) -> Result<()> {
+        let (mut key, der) = self.generate(pool_id, now, rng).await?;
+        self.store.put_signing_key(&key).await?;
+        key.private_pkcs8 = der;
+        let loaded = PoolKeys::load(std::slice::from_ref(&key))?;
+        self.insert(pool_id, Arc::new(loaded));
+        Ok(())
+    }
+
+    /// Makes a new key the pool's signing key; the old ones stay in the JWKS to verify the
+    /// tokens they signed. Returns the new key's id.
+    pub async fn rotate(&self, pool_id: &str, now: i64, rng: &dyn Random) -> Result<String> {
+        let (key, _) = self.generate(pool_id, now, rng).await?;
+        self.store.rotate_signing_key(&key).await?;
+        self.forget(pool_id);
+        Ok(key.kid)
+    }
+
+    /// A new RSA-2048 key, sealed for the store (and its DER, for memory).
+    async fn generate(
+        &self,
+        pool_id: &str,
+        now: i64,
+        rng: &dyn Random,
+    ) -> Result<(SigningKey, Vec<u8>)> {
         let der = tokio::task::spawn_blocking(|| {
             let pair = KeyPair::generate(KeySize::Rsa2048)
                 .map_err(|_| Error::Internal("RSA key generation failed".into()))?;
@@ -144,18 +168,14 @@ impl KeyRing {
         // The kid is a digest of the public key, base64 like Cognito's.
         let kid = STANDARD.encode(Sha256::digest(pair.public_key().as_ref()));
         let sealed = self.secrets.seal(&der, &seal_context(pool_id, &kid), rng)?;
-        let mut key = SigningKey {
+        let key = SigningKey {
             pool_id: pool_id.to_string(),
             kid,
             private_pkcs8: sealed.into_bytes(),
             created: now,
             active: true,
         };
-        self.store.put_signing_key(&key).await?;
-        key.private_pkcs8 = der;
-        let loaded = PoolKeys::load(std::slice::from_ref(&key))?;
-        self.insert(pool_id, Arc::new(loaded));
-        Ok(())
+        Ok((key, der))
     }
 
     pub async fn keys(&self, pool_id: &str) -> Result<Arc<PoolKeys>> {

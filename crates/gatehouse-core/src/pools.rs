@@ -325,6 +325,20 @@ impl Directory {
         Ok(())
     }
 
+    /// Gatehouse's own operation (Cognito has none): a new signing key for the pool. Tokens
+    /// are signed with it from now on, on every node; the old keys stay in the JWKS so the
+    /// tokens they signed keep verifying. Returns the new key id.
+    pub async fn rotate_signing_key(&self, pool_id: &str) -> Result<String> {
+        self.pool(pool_id).await?;
+        let kid = self
+            .keys
+            .rotate(pool_id, self.now(), self.rng.as_ref())
+            .await?;
+        self.announcer.announce(Topic::Pools);
+        tracing::info!(%pool_id, %kid, "signing key rotated");
+        Ok(kid)
+    }
+
     pub async fn delete_pool(&self, pool_id: &str) -> Result<()> {
         let pool = self.pool(pool_id).await?;
         if pool.deletion_protection {

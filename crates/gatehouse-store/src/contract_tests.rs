@@ -1093,6 +1093,25 @@ async fn signing_keys_round_trip<S: Aggregates>(s: Arc<S>) {
         [k("old", 10, false), k("new", 20, true)]
     );
     assert!(s.signing_keys("p2").await.unwrap().is_empty());
+    // Rotating keeps the old keys (they verify what they signed) with only the new one active.
+    s.put_signing_key(&SigningKey {
+        pool_id: "p2".into(),
+        ..k("p2key", 5, true)
+    })
+    .await
+    .unwrap();
+    s.rotate_signing_key(&k("newer", 40, true)).await.unwrap();
+    assert_eq!(
+        s.signing_keys("p1").await.unwrap(),
+        [k("old", 10, false), k("new", 20, false), k("newer", 40, true)]
+    );
+    assert!(s.signing_keys("p2").await.unwrap()[0].active, "another pool's key changed");
+    // A kid taken: nothing changes.
+    assert!(matches!(
+        s.rotate_signing_key(&k("new", 50, true)).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(s.signing_keys("p1").await.unwrap()[2], k("newer", 40, true));
 }
 
 fn http_api(id: &str) -> HttpApi {

@@ -232,6 +232,9 @@ pub trait UserExtraStore: Send + Sync {
 #[async_trait]
 pub trait KeyStore: Send + Sync {
     async fn put_signing_key(&self, key: &SigningKey) -> StoreResult<()>;
+    /// Stores `key` (marked active) and makes it the pool's only active key, in one
+    /// transaction: the pool's other keys stay, to verify what they signed, but sign no more.
+    async fn rotate_signing_key(&self, key: &SigningKey) -> StoreResult<()>;
     async fn signing_keys(&self, pool_id: &str) -> StoreResult<Vec<SigningKey>>;
 }
 

@@ -97,6 +97,7 @@ pub const OPERATIONS: &[&str] = &[
     "ListResourceServers",
     "SetUICustomization",
     "GetUICustomization",
+    "GatehouseRotateSigningKey",
 ];
 
 pub fn is_known(op: &str) -> bool {
@@ -189,6 +190,7 @@ pub async fn dispatch(dir: &Directory, op: &str, input: Value) -> Result<Value, 
         "ListResourceServers" => oauth::list_resource_servers(dir, input).await,
         "SetUICustomization" => oauth::set_ui_customization(dir, input).await,
         "GetUICustomization" => oauth::get_ui_customization(dir, input).await,
+        "GatehouseRotateSigningKey" => pools::rotate_signing_key(dir, input).await,
 
         other => Err(WireError::UnknownOperation(other.to_string())),
     }

@@ -365,6 +365,14 @@ pub async fn update(dir: &Directory, input: Value) -> Result<Value, WireError> {
     Ok(empty())
 }
 
+/// Gatehouse's own admin operation (signed like the others): a new signing key for the pool.
+pub async fn rotate_signing_key(dir: &Directory, input: Value) -> Result<Value, WireError> {
+    let r: PoolIdIn = parse(input)?;
+    let pool_id = validate::pool_id(&r.user_pool_id)?;
+    let kid = dir.rotate_signing_key(pool_id).await?;
+    Ok(json!({ "Kid": kid }))
+}
+
 pub async fn delete(dir: &Directory, input: Value) -> Result<Value, WireError> {
     let r: PoolIdIn = parse(input)?;
     dir.delete_pool(validate::pool_id(&r.user_pool_id)?).await?;

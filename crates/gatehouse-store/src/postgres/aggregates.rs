@@ -986,6 +986,25 @@ impl KeyStore for PgStore {
         .map(drop)
     }
 
+    async fn rotate_signing_key(&self, k: &SigningKey) -> StoreResult<()> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(map_err)?;
+        execute(
+            &tx,
+            "UPDATE signing_keys SET active = FALSE WHERE pool_id = $1",
+            &[&k.pool_id],
+        )
+        .await?;
+        execute(
+            &tx,
+            "INSERT INTO signing_keys (pool_id, kid, private_pkcs8, created, active)
+             VALUES ($1, $2, $3, $4, TRUE)",
+            &[&k.pool_id, &k.kid, &k.private_pkcs8, &k.created],
+        )
+        .await?;
+        tx.commit().await.map_err(map_err)
+    }
+
     async fn signing_keys(&self, pool_id: &str) -> StoreResult<Vec<SigningKey>> {
         let c = self.client().await?;
         query(

@@ -1012,6 +1012,25 @@ impl KeyStore for SqliteStore {
         .await
     }
 
+    async fn rotate_signing_key(&self, key: &SigningKey) -> StoreResult<()> {
+        let k = key.clone();
+        self.write(move |tx| {
+            tx.execute(
+                "UPDATE signing_keys SET active = 0 WHERE pool_id = ?1",
+                params![k.pool_id],
+            )
+            .map_err(map_err)?;
+            tx.execute(
+                "INSERT INTO signing_keys (pool_id, kid, private_pkcs8, created, active)
+                 VALUES (?1, ?2, ?3, ?4, 1)",
+                params![k.pool_id, k.kid, k.private_pkcs8, k.created],
+            )
+            .map_err(map_err)?;
+            Ok(())
+        })
+        .await
+    }
+
     async fn signing_keys(&self, pool_id: &str) -> StoreResult<Vec<SigningKey>> {
         self.read(|c| {
             let mut stmt = c
