@@ -19,6 +19,8 @@ pub mod oauth;
 pub mod postgres;
 pub mod rest_apis;
 pub mod sqlite;
+#[cfg(feature = "postgres")]
+pub mod transfer;
 
 use async_trait::async_trait;
 use serde_json::Value;

@@ -62,6 +62,8 @@ pub struct PgStore {
     channel: String,
     /// Tells this node's notices from other nodes'.
     node: String,
+    /// The migrations this connect applied (none when the schema was up to date).
+    applied_at_connect: Vec<i64>,
 }
 
 impl PgStore {
@@ -104,13 +106,14 @@ impl PgStore {
             .create_timeout(Some(options.acquire_timeout))
             .build()
             .map_err(|e| StoreError::Unavailable(format!("PostgreSQL pool: {e}")))?;
-        let store = Self {
+        let mut store = Self {
             pool,
             config,
             channel,
             node: node_id(),
+            applied_at_connect: Vec::new(),
         };
-        store.migrate(options.schema.as_deref()).await?;
+        store.applied_at_connect = store.migrate(options.schema.as_deref()).await?;
         Ok(store)
     }
 
@@ -125,6 +128,12 @@ impl PgStore {
             .await
             .map_err(map_err)?;
         row.try_get(0).map_err(map_err)
+    }
+
+    /// The versions of the migrations this connect applied, in order (`gatehouse migrate`
+    /// says so).
+    pub fn migrations_applied_at_connect(&self) -> &[i64] {
+        &self.applied_at_connect
     }
 
     /// The versions of the migrations applied, in order.
@@ -164,7 +173,7 @@ impl PgStore {
         row.try_get(0).map_err(map_err)
     }
 
-    async fn client(&self) -> StoreResult<deadpool_postgres::Object> {
+    pub(crate) async fn client(&self) -> StoreResult<deadpool_postgres::Object> {
         self.pool.get().await.map_err(|e| {
             StoreError::Unavailable(format!("no PostgreSQL connection available: {e}"))
         })
@@ -174,7 +183,7 @@ impl PgStore {
     /// lock: nodes starting at once queue behind the first, which applies them; the rest then
     /// find nothing to do. DDL is transactional in PostgreSQL, so a failed migration leaves the
     /// schema as it was.
-    async fn migrate(&self, schema: Option<&str>) -> StoreResult<()> {
+    async fn migrate(&self, schema: Option<&str>) -> StoreResult<Vec<i64>> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(map_err)?;
         // Keyed by schema, so installations in different schemas of one database do not wait on
@@ -210,6 +219,7 @@ impl PgStore {
             .map_err(map_err)?;
         // Every version not yet applied, not just those above the highest: migrations are
         // numbered when written and may land out of order.
+        let mut newly = Vec::new();
         for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| !applied.contains(v)) {
             tx.batch_execute(sql).await.map_err(map_err)?;
             tx.execute(
@@ -219,8 +229,10 @@ impl PgStore {
             .await
             .map_err(map_err)?;
             tracing::info!(version, "applied PostgreSQL store migration");
+            newly.push(*version);
         }
-        tx.commit().await.map_err(map_err)
+        tx.commit().await.map_err(map_err)?;
+        Ok(newly)
     }
 }
 

@@ -8,6 +8,7 @@ mod aggregates;
 mod api_key_tests;
 mod api_keys;
 mod apis;
+mod backup;
 mod devices;
 mod doc_tables;
 #[cfg(test)]
@@ -24,7 +25,9 @@ use rusqlite::{Connection, OpenFlags};
 
 use crate::{StoreError, StoreResult};
 
-const MIGRATIONS: &[(i64, &str)] = &[
+pub use backup::{inspect, vacuum_into, DatabaseSummary};
+
+pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/0001_init.sql")),
     (2, include_str!("migrations/0002_devices.sql")),
     (3, include_str!("migrations/0003_revocations.sql")),
@@ -43,18 +46,42 @@ pub struct SqliteStore {
     path: PathBuf,
     writer: Arc<Mutex<Connection>>,
     readers: Mutex<Vec<Connection>>,
+    /// The migrations this `open` applied (none when the file was up to date).
+    applied_at_open: Vec<i64>,
 }
 
 impl SqliteStore {
     /// Opens (creating if needed) the database file and applies pending migrations.
     pub fn open(path: &Path) -> StoreResult<Self> {
         let mut writer = open_connection(path, false)?;
-        migrate(&mut writer)?;
+        let applied_at_open = migrate(&mut writer)?;
         Ok(Self {
             path: path.to_path_buf(),
             writer: Arc::new(Mutex::new(writer)),
             readers: Mutex::new(Vec::new()),
+            applied_at_open,
         })
+    }
+
+    /// The versions of the migrations `open` applied, in order (`gatehouse migrate` says so).
+    pub fn migrations_applied_at_open(&self) -> &[i64] {
+        &self.applied_at_open
+    }
+
+    /// The versions of every migration applied to the file, in order.
+    pub fn applied_migrations(&self) -> StoreResult<Vec<i64>> {
+        self.read(|c| {
+            let mut stmt = c
+                .prepare("SELECT version FROM schema_migrations ORDER BY version")
+                .map_err(map_err)?;
+            let rows = stmt.query_map([], |r| r.get(0)).map_err(map_err)?;
+            rows.collect::<rusqlite::Result<_>>().map_err(map_err)
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     /// The schema version the database is at.
@@ -105,7 +132,7 @@ impl SqliteStore {
     }
 }
 
-fn open_connection(path: &Path, read_only: bool) -> StoreResult<Connection> {
+pub(crate) fn open_connection(path: &Path, read_only: bool) -> StoreResult<Connection> {
     let flags = if read_only {
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
     } else {
@@ -127,7 +154,8 @@ fn open_connection(path: &Path, read_only: bool) -> StoreResult<Connection> {
     Ok(conn)
 }
 
-fn migrate(conn: &mut Connection) -> StoreResult<()> {
+/// Applies the pending migrations; returns their versions.
+fn migrate(conn: &mut Connection) -> StoreResult<Vec<i64>> {
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (
              version INTEGER PRIMARY KEY,
@@ -144,6 +172,7 @@ fn migrate(conn: &mut Connection) -> StoreResult<()> {
         let rows = stmt.query_map([], |r| r.get(0)).map_err(map_err)?;
         rows.collect::<rusqlite::Result<_>>().map_err(map_err)?
     };
+    let mut newly = Vec::new();
     for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| !applied.contains(v)) {
         let tx = conn.transaction().map_err(map_err)?;
         tx.execute_batch(sql).map_err(map_err)?;
@@ -154,8 +183,9 @@ fn migrate(conn: &mut Connection) -> StoreResult<()> {
         .map_err(map_err)?;
         tx.commit().map_err(map_err)?;
         tracing::info!(version, "applied store migration");
+        newly.push(*version);
     }
-    Ok(())
+    Ok(newly)
 }
 
 pub(crate) fn map_err(e: rusqlite::Error) -> StoreError {
