@@ -61,10 +61,10 @@ impl OAuthError {
     }
 
     pub fn status(&self) -> u16 {
-        if self.error == "invalid_client" {
-            401
-        } else {
-            400
+        match self.error {
+            "invalid_client" => 401,
+            "temporarily_unavailable" => 503,
+            _ => 400,
         }
     }
 }
@@ -78,7 +78,15 @@ impl From<gatehouse_store::StoreError> for OAuthError {
 impl From<Error> for OAuthError {
     fn from(e: Error) -> Self {
         tracing::error!(error = %e, "token endpoint failed");
-        OAuthError::new("server_error", "The request could not be processed")
+        match e {
+            // The store is down (a database restarting): a retry will do (RFC 6749 §4.1.2.1's
+            // code, with the 503 that says so).
+            Error::Unavailable(_) => OAuthError::new(
+                "temporarily_unavailable",
+                "The service is temporarily unavailable; try again",
+            ),
+            _ => OAuthError::new("server_error", "The request could not be processed"),
+        }
     }
 }
 
@@ -463,5 +471,18 @@ impl Directory {
         }
         out.insert("username".into(), json!(auth.user.username));
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod error_tests {
+    use super::*;
+
+    #[test]
+    fn a_store_outage_is_retryable_not_a_server_error() {
+        let e = OAuthError::from(Error::Unavailable("connection refused".into()));
+        assert_eq!((e.error, e.status()), ("temporarily_unavailable", 503));
+        let e = OAuthError::from(Error::Internal("bug".into()));
+        assert_eq!(e.error, "server_error");
     }
 }
