@@ -133,6 +133,13 @@ pub fn key(api_id: &str, stage: &str, route_key: &str, claim_value: Option<&str>
     k
 }
 
+fn no_connection() -> RedisError {
+    RedisError::from(std::io::Error::new(
+        std::io::ErrorKind::TimedOut,
+        "no connection yet",
+    ))
+}
+
 /// Whether the limits are shared now (`up`), as logged and measured.
 const UNKNOWN: u8 = 2;
 const UP: u8 = 1;
@@ -144,7 +151,8 @@ enum Slot {
     Idle {
         retry_at: Option<Instant>,
     },
-    Connecting,
+    /// Being opened; the receiver sees its sender dropped once the slot says how it went.
+    Connecting(tokio::sync::watch::Receiver<()>),
     Ready(MultiplexedConnection),
 }
 
@@ -354,16 +362,29 @@ impl SharedLimits {
         slot: &Arc<Mutex<Slot>>,
         wait: Duration,
     ) -> Result<Option<MultiplexedConnection>, RedisError> {
-        {
+        let (done, opened) = tokio::sync::watch::channel(());
+        let pending = {
             let Ok(mut s) = slot.lock() else {
                 return Ok(None);
             };
             match &*s {
                 Slot::Ready(c) => return Ok(Some(c.clone())),
-                Slot::Connecting => return Ok(None),
+                Slot::Connecting(rx) => Some(rx.clone()),
                 Slot::Idle { retry_at: Some(at) } if *at > Instant::now() => return Ok(None),
-                Slot::Idle { .. } => *s = Slot::Connecting,
+                Slot::Idle { .. } => {
+                    *s = Slot::Connecting(opened);
+                    None
+                }
             }
+        };
+        if let Some(mut rx) = pending {
+            // Another request of this thread is connecting (say, the first burst after
+            // start-up): wait for that connection rather than fall back.
+            let _ = tokio::time::timeout(wait, rx.changed()).await;
+            return Ok(match &*slot.lock().map_err(|_| no_connection())? {
+                Slot::Ready(c) => Some(c.clone()),
+                _ => None,
+            });
         }
         let client = self.client.clone();
         let config = AsyncConnectionConfig::new()
@@ -382,15 +403,13 @@ impl SharedLimits {
                     },
                 };
             }
+            drop(done);
             conn
         });
         match tokio::time::timeout(wait, task).await {
             Ok(Ok(conn)) => conn.map(Some),
             Ok(Err(join)) => Err(RedisError::from(std::io::Error::other(join.to_string()))),
-            Err(_) => Err(RedisError::from(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                "no connection yet",
-            ))),
+            Err(_) => Err(no_connection()),
         }
     }
 

@@ -186,6 +186,17 @@ async fn two_nodes_share_one_budget() {
         50
     );
     assert_eq!(a.fallbacks() + b.fallbacks(), 0);
+    // A node's first burst waits for the connection its first request opens, rather than
+    // being decided without Redis.
+    let c = limits(&redis.url(), FailMode::Closed);
+    let first = key("api1", "prod", "GET /first", None);
+    let results =
+        futures_util::future::join_all((0..100).map(|_| c.take(&first, rate, || true))).await;
+    assert_eq!(c.fallbacks(), 0);
+    assert_eq!(
+        results.iter().filter(|v| **v == Verdict::Allowed).count(),
+        50
+    );
 }
 
 /// Waits until `l` answers from Redis again (its fallback count stops growing).
