@@ -12,9 +12,20 @@ use gatehouse_store::postgres::{PgChangeFeed, PgStore};
 use gatehouse_store::sqlite::SqliteStore;
 use gatehouse_store::{ApiStore, PoolStore, Store};
 
-/// The setting holding a value sealed with the master key of the first node that started.
-const MASTER_KEY_CHECK: &str = "master_key_check";
+/// The setting holding a value sealed with the master key of the first node that started (or
+/// of the embedded installation `gatehouse migrate --from` copied).
+pub const MASTER_KEY_CHECK: &str = "master_key_check";
 const MASTER_KEY_CHECK_CONTEXT: &str = "gatehouse.master-key-check";
+
+/// A fresh value for `MASTER_KEY_CHECK`: sealed with `secrets`, so only the same key opens it.
+pub fn master_key_check_value(secrets: &SecretBox) -> anyhow::Result<String> {
+    Ok(secrets.seal(b"gatehouse", MASTER_KEY_CHECK_CONTEXT, &OsRandom)?)
+}
+
+/// Whether a recorded `MASTER_KEY_CHECK` value was sealed with the key of `secrets`.
+pub fn master_key_opens_check(secrets: &SecretBox, recorded: &str) -> bool {
+    secrets.open(recorded, MASTER_KEY_CHECK_CONTEXT).is_ok()
+}
 
 pub struct Backend {
     pub store: Arc<dyn Store>,
@@ -81,9 +92,9 @@ impl Backend {
         let Some(pg) = &self.pg else {
             return Ok(());
         };
-        let sealed = secrets.seal(b"gatehouse", MASTER_KEY_CHECK_CONTEXT, &OsRandom)?;
+        let sealed = master_key_check_value(secrets)?;
         let recorded = pg.init_setting(MASTER_KEY_CHECK, &sealed).await?;
-        if secrets.open(&recorded, MASTER_KEY_CHECK_CONTEXT).is_err() {
+        if !master_key_opens_check(secrets, &recorded) {
             bail!(
                 "the database's secrets are sealed with a different master key: give every node \
                  the same GATEHOUSE_MASTER_KEY (the key the first node used is in its data dir's \

@@ -1,4 +1,5 @@
-//! `gatehouse user import`: bulk-loads users from a CSV in Cognito's user-import format.
+//! `gatehouse user import`: bulk-loads users from a CSV in Cognito's user-import format, into
+//! the embedded store or the PostgreSQL database of `--database-url`.
 
 use std::sync::Arc;
 
@@ -12,20 +13,24 @@ use crate::ImportArgs;
 
 pub async fn run(args: ImportArgs) -> anyhow::Result<()> {
     crate::serve::init_logging("text");
-    let store = Arc::new(crate::serve::open_store(&args.data_dir)?);
+    let backend =
+        crate::backend::Backend::open(&args.data_dir, args.database_url.as_deref()).await?;
+    let secrets = crate::master_key::load(&args.data_dir, args.master_key.clone())?;
+    backend.check_master_key(&secrets).await?;
     let directory = Directory::new(
-        store,
+        Arc::clone(&backend.store),
         PasswordHasher::new(1)?,
         Arc::new(Outbox::new(args.data_dir.join("outbox.jsonl"))),
         Arc::new(SystemClock),
         Arc::new(OsRandom),
-        crate::master_key::load(&args.data_dir, std::env::var("GATEHOUSE_MASTER_KEY").ok())?,
+        secrets,
         DirectoryConfig {
             public_url: String::new(),
             region: String::new(),
             account_id: String::new(),
         },
-    );
+    )
+    .with_announcer(backend.announcer());
     let mut reader = csv::Reader::from_path(&args.file)
         .with_context(|| format!("opening {}", args.file.display()))?;
     let header: Vec<String> = reader.headers()?.iter().map(str::to_string).collect();

@@ -7,11 +7,13 @@
 
 mod admin_keys;
 mod backend;
+mod backup;
 mod config;
 mod http_server;
 mod import;
 mod master_key;
 mod metrics;
+mod migrate;
 mod serve;
 
 use std::path::PathBuf;
@@ -39,6 +41,13 @@ enum Command {
     /// The declarative configuration file.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Apply pending store migrations (`serve` does too at start), or with --from/--to copy an
+    /// embedded installation into PostgreSQL.
+    Migrate(migrate::MigrateArgs),
+    /// A consistent backup of the embedded store, taken while the server runs.
+    Backup(backup::BackupArgs),
+    /// Put a backup in place as a data dir's embedded store (stop the server first).
+    Restore(backup::RestoreArgs),
 }
 
 #[derive(Subcommand)]
@@ -59,6 +68,12 @@ enum UserCommand {
 pub struct ImportArgs {
     #[arg(long, env = "GATEHOUSE_DATA_DIR", default_value = "./gatehouse-data")]
     data_dir: PathBuf,
+    /// Import into this PostgreSQL database instead of the data dir's embedded store.
+    #[arg(long, env = "GATEHOUSE_DATABASE_URL")]
+    database_url: Option<String>,
+    /// Base64 of the 32-byte key the installation seals secrets with (default: the data dir's).
+    #[arg(long, env = "GATEHOUSE_MASTER_KEY", hide_env_values = true)]
+    master_key: Option<String>,
     #[arg(long)]
     pool_id: String,
     /// CSV with a header row: cognito:username and attribute names.
@@ -82,6 +97,9 @@ fn main() -> std::process::ExitCode {
             Command::Serve(args) => serve::run(*args).await,
             Command::User(UserCommand::Import(args)) => import::run(args).await,
             Command::Config(ConfigCommand::Check(args)) => config::check::run(args).await,
+            Command::Migrate(args) => migrate::run(args).await,
+            Command::Backup(args) => backup::run_backup(args).await,
+            Command::Restore(args) => backup::run_restore(args).await,
         }
     });
     match result {

@@ -40,3 +40,27 @@ pub fn load(data_dir: &Path, from_env: Option<String>) -> anyhow::Result<SecretB
     };
     Ok(SecretBox::new(&key)?)
 }
+
+/// The key an existing installation seals with, never a new one: `GATEHOUSE_MASTER_KEY` when
+/// given, else `<data-dir>/master.key`. Also says where it came from (never the key itself).
+pub fn load_existing(
+    data_dir: &Path,
+    from_env: Option<String>,
+) -> anyhow::Result<(SecretBox, String)> {
+    if let Some(text) = from_env {
+        let key = decode(&text, "GATEHOUSE_MASTER_KEY")?;
+        return Ok((SecretBox::new(&key)?, "GATEHOUSE_MASTER_KEY".into()));
+    }
+    let path = data_dir.join(FILE_NAME);
+    if !path.is_file() {
+        bail!(
+            "no master key: {} does not exist and GATEHOUSE_MASTER_KEY is not set (give the key \
+             the embedded server ran with)",
+            path.display()
+        );
+    }
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let key = decode(&text, &path.display().to_string())?;
+    Ok((SecretBox::new(&key)?, path.display().to_string()))
+}

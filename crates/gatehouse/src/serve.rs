@@ -1,7 +1,7 @@
 //! `gatehouse serve`: wires the store, the domain and the adapters onto the two listeners.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,7 +23,6 @@ use gatehouse_core::{Directory, DirectoryConfig};
 use gatehouse_mgmt::MgmtApi;
 use gatehouse_sigv4::KeyLookup;
 use gatehouse_store::changes::Topic;
-use gatehouse_store::sqlite::SqliteStore;
 use serde_json::json;
 use tokio::net::TcpListener;
 use tracing::Instrument;
@@ -65,6 +64,9 @@ pub struct ServeArgs {
     /// limits), `open` (let through) or `closed` (503).
     #[arg(long, env = "GATEHOUSE_REDIS_FAIL_MODE", default_value = "local")]
     pub redis_fail_mode: gatehouse_gateway::shared_limits::FailMode,
+    /// How long a request waits for Redis before the fail mode decides it (milliseconds).
+    #[arg(long, env = "GATEHOUSE_REDIS_TIMEOUT_MS", default_value_t = gatehouse_gateway::shared_limits::DEFAULT_TIMEOUT.as_millis() as u64, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub redis_timeout_ms: u64,
     /// Development mode: admin operations accept any signature.
     #[arg(long, env = "GATEHOUSE_DEV")]
     pub dev: bool,
@@ -115,11 +117,6 @@ pub fn init_logging(format: &str) {
     }
 }
 
-/// Opens the embedded store in the data dir.
-pub fn open_store(data_dir: &Path) -> anyhow::Result<SqliteStore> {
-    crate::backend::open_sqlite(data_dir)
-}
-
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     init_logging(&args.log_format);
     let shared_limits = match &args.redis_url {
@@ -127,7 +124,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             gatehouse_gateway::shared_limits::SharedLimits::new(
                 url,
                 args.redis_fail_mode,
-                gatehouse_gateway::shared_limits::DEFAULT_TIMEOUT,
+                Duration::from_millis(args.redis_timeout_ms),
             )
             .map_err(anyhow::Error::msg)?,
         ),

@@ -175,7 +175,10 @@ impl PgStore {
 
     pub(crate) async fn client(&self) -> StoreResult<deadpool_postgres::Object> {
         self.pool.get().await.map_err(|e| {
-            StoreError::Unavailable(format!("no PostgreSQL connection available: {e}"))
+            StoreError::Unavailable(format!(
+                "no PostgreSQL connection available: {}",
+                with_causes(&e)
+            ))
         })
     }
 
@@ -234,6 +237,21 @@ impl PgStore {
         tx.commit().await.map_err(map_err)?;
         Ok(newly)
     }
+}
+
+/// An error with its causes ("error connecting to server: Connection refused"), each said once.
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let more = c.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        cause = c.source();
+    }
+    text
 }
 
 /// A name for this process among the nodes: notices it sent come back to it, and are ignored.
