@@ -118,7 +118,10 @@ impl KeyRing {
     /// The PKCS#8 DER of a stored key. Keys written before sealing was introduced are plain
     /// DER (which starts with a SEQUENCE tag); sealed ones are base64 text.
     fn private_der(&self, key: &SigningKey) -> Result<Vec<u8>> {
-        if key.private_pkcs8.first() == Some(&0x30) {
+        // Keys stored before sealing are plain PKCS#8 DER: an RSA key's starts with a SEQUENCE
+        // with a two-byte length (30 82). Sealed keys are base64 text, which can start with '0'
+        // (0x30) but never holds 0x82.
+        if key.private_pkcs8.starts_with(&[0x30, 0x82]) {
             return Ok(key.private_pkcs8.clone());
         }
         let sealed = std::str::from_utf8(&key.private_pkcs8)
@@ -210,6 +213,81 @@ impl KeyRing {
     fn insert(&self, pool_id: &str, keys: Arc<PoolKeys>) {
         if let Ok(mut c) = self.cache.write() {
             c.insert(pool_id.to_string(), keys);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::messages::Outbox;
+    use crate::password::PasswordHasher;
+    use crate::pools::NewPool;
+    use crate::{Directory, DirectoryConfig};
+    use gatehouse_store::sqlite::SqliteStore;
+
+    /// Randomness whose first byte is fixed: a nonce starting 0xD0 makes base64 text that
+    /// starts with '0', the byte plain DER starts with.
+    struct Leading(u8);
+    impl Random for Leading {
+        fn fill(&self, buf: &mut [u8]) {
+            crate::env::OsRandom.fill(buf);
+            if let Some(b) = buf.first_mut() {
+                *b = self.0;
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn sealed_keys_are_read_back_whatever_their_first_character() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&tmp.path().join("k.db")).unwrap());
+        let secrets = Arc::new(SecretBox::new(&[7; crate::crypt::KEY_LEN]).unwrap());
+        let dir = Directory::new(
+            Arc::clone(&store),
+            PasswordHasher::new(1).unwrap(),
+            Arc::new(Outbox::new(tmp.path().join("outbox.jsonl"))),
+            Arc::new(crate::env::SystemClock),
+            Arc::new(crate::env::OsRandom),
+            SecretBox::new(&[7; crate::crypt::KEY_LEN]).unwrap(),
+            DirectoryConfig {
+                public_url: "http://idp.test".into(),
+                region: "us-east-1".into(),
+                account_id: "000000000000".into(),
+            },
+        );
+        let pool = dir
+            .create_pool(NewPool {
+                name: "p".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .id;
+        let maker = KeyRing::new(Arc::clone(&store), Arc::clone(&secrets));
+        for first in [0xD0u8, 0xD3, 0x00, 0xFF] {
+            let kid = maker.rotate(&pool, 2, &Leading(first)).await.unwrap();
+            let stored = store.signing_keys(&pool).await.unwrap();
+            let new = stored.iter().find(|k| k.kid == kid).unwrap();
+            if first == 0xD0 {
+                assert_eq!(new.private_pkcs8.first(), Some(&b'0'));
+            }
+            // Another node (a fresh ring) loads the keys from the store and signs with the new
+            // one; the maker verifies.
+            let reader = KeyRing::new(Arc::clone(&store), Arc::clone(&secrets));
+            let token = reader
+                .keys(&pool)
+                .await
+                .unwrap()
+                .sign(&serde_json::json!({"sub": "x"}))
+                .unwrap();
+            let (input, sig) = token.rsplit_once('.').unwrap();
+            let sig = URL_SAFE_NO_PAD.decode(sig).unwrap();
+            assert!(maker
+                .keys(&pool)
+                .await
+                .unwrap()
+                .verify(&kid, input.as_bytes(), &sig));
         }
     }
 }
