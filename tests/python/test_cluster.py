@@ -320,13 +320,6 @@ def test_user_created_on_a_signs_in_on_b_and_every_node_publishes_the_same_jwks(
     assert error_code(e) == "NotAuthorizedException"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "product bug (crates/gatehouse-core/src/keys.rs, KeyRing::private_der): a stored key whose "
-    "first byte is 0x30 is taken for legacy plain DER, but sealed keys are base64 text and '0' "
-    "is 0x30: when the random nonce's first byte is 0xD0-0xD3 (1 pool in 64) every node that "
-    "loads the key from the store (any node but its maker; any node after a restart, SQLite too) "
-    "fails with 'signing key ... unreadable: InvalidEncoding' and answers 500 for the pool's JWKS, "
-    "sign-ins and tokens. Seen in this module as an intermittent 500 on RespondToAuthChallenge"))
 def test_a_sealed_signing_key_starting_with_0_is_read_by_every_node(trio):
     """Deterministic: the pool's key is re-sealed (same key, same master key) with a nonce whose
     first byte is 0xD0, so the sealed text starts with "0", before B or C ever load it."""
@@ -348,6 +341,47 @@ def test_a_sealed_signing_key_starting_with_0_is_read_by_every_node(trio):
     assert jwks(b, pool_id) == jwks(c, pool_id) == before
     tokens = password_sign_in(b, client_id, "kim")["AuthenticationResult"]
     verify_with(before, tokens["IdToken"], f"{a.url}/{pool_id}", audience=client_id)
+
+
+def test_signing_key_rotation_through_a_reaches_every_node(trio, backend):
+    a, b, c = trio
+    pool_id, client_id = new_pool(a)
+    make_user(a.client(), pool_id, "rob")
+    api_id, _ = jwt_api(a, pool_id, client_id, backend)
+    old = password_sign_in(b, client_id, "rob")["AuthenticationResult"]
+    old_kid = jwt.get_unverified_header(old["AccessToken"])["kid"]
+    for n in trio:  # every node has the pool's keys loaded (and cached) before the rotation
+        assert [k["kid"] for k in jwks(n, pool_id)["keys"]] == [old_kid]
+        wait_served(n, api_id, "/me/x", old["AccessToken"])
+
+    r = cognito_call(a, "GatehouseRotateSigningKey", {"UserPoolId": pool_id})
+    assert r.status_code == 200, r.text
+    new_kid = r.json()["Kid"]
+    assert new_kid != old_kid
+
+    def rotated(n):
+        def check():
+            keys = requests.get(f"{n.url}/{pool_id}/.well-known/jwks.json", timeout=10).json()["keys"]
+            kids = sorted(k["kid"] for k in keys)
+            if kids != sorted([old_kid, new_kid]):
+                return False, kids
+            token = password_sign_in(n, client_id, "rob")["AuthenticationResult"]["AccessToken"]
+            kid = jwt.get_unverified_header(token)["kid"]
+            return kid == new_kid, kid
+        return check
+
+    for n in (b, c):
+        poll_until(f"rotation through A reached {n.url}", rotated(n))
+    docs = [jwks(n, pool_id) for n in trio]
+    assert docs[0] == docs[1] == docs[2]
+    # Tokens signed by the new key verify everywhere; those of the old one still do.
+    new = password_sign_in(c, client_id, "rob")["AuthenticationResult"]
+    issuer = f"{a.url}/{pool_id}"
+    verify_with(docs[1], new["IdToken"], issuer, audience=client_id)
+    for n in trio:
+        for token in (old["AccessToken"], new["AccessToken"]):
+            assert n.client(signed=False).get_user(AccessToken=token)["Username"] == "rob"
+            assert gateway(n, api_id, "/me/x", token).status_code == 200
 
 
 def test_srp_challenge_started_on_a_is_answered_on_b(trio):
@@ -582,6 +616,31 @@ def test_concurrent_group_adds_through_two_nodes_lose_nothing(trio):
         list(ex.map(remove, [(trio[i % 2], g) for i, g in enumerate(removed)]))
     got = c.client().admin_list_groups_for_user(UserPoolId=pool_id, Username="gil", Limit=60)["Groups"]
     assert sorted(g["GroupName"] for g in got) == groups[1::2]
+
+
+def test_concurrent_attribute_updates_through_two_nodes_lose_nothing(trio):
+    """Each node sets attributes of its own on one user, one per call, all at once: the user ends
+    with all of them (no update writes back a stale copy of the user over another's)."""
+    a, b, c = trio
+    names = [f"{side}{i}" for side in "ab" for i in range(12)]
+    pool_id, _ = new_pool(a, Schema=[{"Name": n, "AttributeDataType": "String", "Mutable": True} for n in names])
+    make_user(a.client(), pool_id, "ava")
+
+    def writer(node, side):
+        idp = node.client()
+        for n in names:
+            if n.startswith(side):
+                idp.admin_update_user_attributes(UserPoolId=pool_id, Username="ava",
+                                                 UserAttributes=[{"Name": f"custom:{n}", "Value": n}])
+
+    with concurrent.futures.ThreadPoolExecutor(4) as ex:
+        for f in [ex.submit(writer, a, "a"), ex.submit(writer, b, "b"), ex.submit(writer, c, "a"),
+                  ex.submit(writer, a, "b")]:
+            f.result()
+    attrs = {x["Name"]: x["Value"]
+             for x in c.client().admin_get_user(UserPoolId=pool_id, Username="ava")["UserAttributes"]}
+    lost = [n for n in names if attrs.get(f"custom:{n}") != n]
+    assert not lost, f"lost updates: {lost}"
 
 
 def test_hosted_page_session_made_on_a_is_recognized_on_b(trio):
