@@ -488,11 +488,6 @@ def race(calls):
         return [f.result() for f in [ex.submit(run, fn) for fn in calls]]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "product bug (crates/gatehouse/src/backend.rs, Backend::open): only the SQLite branch creates "
-    "--data-dir (open_sqlite's create_dir_all); on PostgreSQL a data dir that does not exist yet "
-    "stays missing, so the outbox append fails and SignUp answers CodeDeliveryFailureException "
-    "'outbox: No such file or directory'"))
 def test_a_node_on_postgres_makes_its_data_dir_for_the_outbox(own_nodes):
     (node,) = own_nodes(1, make_data_dirs=False)
     pool_id, client_id = new_pool(node, AutoVerifiedAttributes=["email"])

@@ -40,8 +40,11 @@ pub struct Backend {
 
 impl Backend {
     /// Opens (and migrates) the store: PostgreSQL when `database_url` is given, else the
-    /// embedded SQLite file in `data_dir`.
+    /// embedded SQLite file in `data_dir`. The data dir is made either way: the outbox and
+    /// generated credentials live there on PostgreSQL too.
     pub async fn open(data_dir: &Path, database_url: Option<&str>) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(data_dir)
+            .with_context(|| format!("creating data dir {}", data_dir.display()))?;
         match database_url.filter(|u| !u.trim().is_empty()) {
             None => {
                 let store = Arc::new(open_sqlite(data_dir)?);
