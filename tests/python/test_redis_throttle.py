@@ -29,6 +29,9 @@ BURST = 20
 HAMMER = 60
 DOWN_LINE = "Redis is unreachable"
 BACK_LINE = "Redis is reachable again"
+# Generous, so a busy test machine does not send requests to the fail mode: what is tested is
+# sharing and a stopped Redis (which refuses at once), not a slow one.
+TIMEOUT = ["--redis-timeout-ms", "500"]
 
 
 class RedisServer:
@@ -157,7 +160,7 @@ def served(node):
 def test_two_nodes_share_one_budget_and_fall_back_when_redis_is_down(
         fresh_server, redis_server, backend, tmp_path):
     path = config(tmp_path, backend)
-    args = ["--config", str(path), "--redis-url", redis_server.url]
+    args = ["--config", str(path), "--redis-url", redis_server.url, *TIMEOUT]
     a = fresh_server(extra_args=args)
     b = fresh_server(extra_args=args)
     for node in (a, b):
@@ -179,7 +182,7 @@ def test_two_nodes_share_one_budget_and_fall_back_when_redis_is_down(
 
     # A third node that fails closed, started while Redis is down.
     redis_server.stop()
-    c = fresh_server(extra_args=["--config", str(path), "--redis-url", redis_server.url,
+    c = fresh_server(extra_args=["--config", str(path), "--redis-url", redis_server.url, *TIMEOUT,
                                  "--redis-fail-mode", "closed"])
     assert len(log_lines(c, "Redis is unreachable at start-up")) == 1
     assert metric(c, "gatehouse_redis_limits_up") == 0
@@ -211,3 +214,50 @@ def test_two_nodes_share_one_budget_and_fall_back_when_redis_is_down(
     assert BURST <= accepted <= BURST + 4, statuses
     for node in (a, b):
         assert len(log_lines(node, DOWN_LINE)) == 1
+
+
+def test_rest_method_settings_are_counted_in_redis_and_fail_closed(fresh_server, redis_server):
+    """A REST API's method-settings throttle goes through Redis too: emptying Redis gives the
+    budget back (no local bucket is involved while it answers); with Redis gone a closed node
+    refuses throttled methods with REST's 503 and still serves unthrottled ones."""
+    node = fresh_server(extra_args=["--redis-url", redis_server.url, *TIMEOUT, "--redis-fail-mode", "closed"])
+    apigw = node.client("apigateway")
+    api_id = apigw.create_rest_api(name="rl-rest")["id"]
+    root = apigw.get_resources(restApiId=api_id)["items"][0]["id"]
+    for part in ("limited", "free"):
+        rid = apigw.create_resource(restApiId=api_id, parentId=root, pathPart=part)["id"]
+        apigw.put_method(restApiId=api_id, resourceId=rid, httpMethod="GET", authorizationType="NONE")
+        apigw.put_integration(restApiId=api_id, resourceId=rid, httpMethod="GET", type="MOCK",
+                              requestTemplates={"application/json": '{"statusCode": 200}'})
+        apigw.put_method_response(restApiId=api_id, resourceId=rid, httpMethod="GET", statusCode="200")
+        apigw.put_integration_response(restApiId=api_id, resourceId=rid, httpMethod="GET",
+                                       statusCode="200",
+                                       responseTemplates={"application/json": '{"ok": true}'})
+    apigw.create_deployment(restApiId=api_id, stageName="v1")
+    apigw.update_stage(restApiId=api_id, stageName="v1", patchOperations=[
+        {"op": "replace", "path": "/~1limited/GET/throttling/rateLimit", "value": "0.001"},
+        {"op": "replace", "path": "/~1limited/GET/throttling/burstLimit", "value": "3"},
+    ])
+    host = {"Host": f"{api_id}.execute-api.localhost"}
+
+    def get(path):
+        return requests.get(f"{node.gateway_url}/v1/{path}", headers=host, timeout=10)
+
+    wait_for(lambda: get("limited").status_code == 429, "the method's limit to be served")
+    route_key = f"gatehouse:rl:{api_id}:v1:GET /limited"
+    assert redis_server.cli("--scan", "--pattern", f"gatehouse:rl:{api_id}:*").splitlines() == [route_key]
+    r = get("limited")
+    assert (r.status_code, r.json(), r.headers["x-amzn-errortype"]) == \
+        (429, {"message": "Too Many Requests"}, "TooManyRequestsException")
+    # Redis holds the budget: emptied, it is whole again (3 requests).
+    redis_server.cli("FLUSHALL")
+    assert [get("limited").status_code for _ in range(4)] == [200, 200, 200, 429]
+    assert get("free").status_code == 200
+
+    redis_server.stop()
+    r = get("limited")
+    assert (r.status_code, r.json(), r.headers["x-amzn-errortype"]) == \
+        (503, {"message": "Service Unavailable"}, "ServiceUnavailableException")
+    assert get("free").status_code == 200
+    assert metric(node, 'gatehouse_redis_limits_fallback_total{mode="closed"}') >= 1
+    assert len(log_lines(node, DOWN_LINE)) == 1

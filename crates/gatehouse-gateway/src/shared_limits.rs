@@ -23,6 +23,9 @@ use sha2::{Digest, Sha256};
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(50);
 /// A thread whose connection failed tries again after this long, not on every request.
 const RETRY_EVERY: Duration = Duration::from_secs(1);
+/// Timeouts in a row after which a connection counts as lost (one slow answer, say under a
+/// CPU stall, only sends its own request to the fail mode).
+const TIMEOUTS_TO_DOWN: u32 = 3;
 /// Connecting goes on in the background this long (a request waits `timeout` at most).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// The key the health probe takes from (a limit nothing else uses).
@@ -148,12 +151,11 @@ const DOWN: u8 = 0;
 /// One data-plane thread's connection.
 enum Slot {
     /// None yet, or the last one failed: connect again from `retry_at` on.
-    Idle {
-        retry_at: Option<Instant>,
-    },
+    Idle { retry_at: Option<Instant> },
     /// Being opened; the receiver sees its sender dropped once the slot says how it went.
     Connecting(tokio::sync::watch::Receiver<()>),
-    Ready(MultiplexedConnection),
+    /// Open, with the timeouts in a row its latest calls had.
+    Ready(MultiplexedConnection, u32),
 }
 
 thread_local! {
@@ -251,25 +253,47 @@ impl SharedLimits {
     ) -> Option<bool> {
         let slot = self.slot();
         let ready = match &*slot.lock().ok()? {
-            Slot::Ready(c) => Some(c.clone()),
+            Slot::Ready(c, timeouts) => Some((c.clone(), *timeouts)),
             _ => None,
         };
-        if let Some(mut conn) = ready {
+        if let Some((mut conn, timeouts)) = ready {
             match self.call(&mut conn, key, interval, tolerance).await {
                 Ok(allowed) => {
+                    if timeouts > 0 {
+                        if let Ok(mut s) = slot.lock() {
+                            if let Slot::Ready(_, t) = &mut *s {
+                                *t = 0;
+                            }
+                        }
+                    }
                     self.mark_up();
                     return Some(allowed);
                 }
-                Err(e) => {
-                    // A timeout waits out the retry interval; a dropped connection (say, Redis
-                    // restarted since this thread last used it) is replaced right away.
-                    let retry_at = e.is_timeout().then(|| Instant::now() + RETRY_EVERY);
+                Err(e) if e.is_timeout() => {
+                    // Its answer may still come (the connection keeps its order); only
+                    // timeouts in a row mean Redis is gone: then wait out the retry interval.
+                    let mut lost = false;
                     if let Ok(mut s) = slot.lock() {
-                        *s = Slot::Idle { retry_at };
+                        if let Slot::Ready(_, t) = &mut *s {
+                            *t += 1;
+                            if *t >= TIMEOUTS_TO_DOWN {
+                                *s = Slot::Idle {
+                                    retry_at: Some(Instant::now() + RETRY_EVERY),
+                                };
+                                lost = true;
+                            }
+                        }
                     }
-                    if retry_at.is_some() {
+                    if lost {
                         self.mark_down(&e);
-                        return None;
+                    }
+                    return None;
+                }
+                Err(_) => {
+                    // A dropped connection (say, Redis restarted since this thread last used
+                    // it) is replaced right away.
+                    if let Ok(mut s) = slot.lock() {
+                        *s = Slot::Idle { retry_at: None };
                     }
                 }
             }
@@ -368,7 +392,7 @@ impl SharedLimits {
                 return Ok(None);
             };
             match &*s {
-                Slot::Ready(c) => return Ok(Some(c.clone())),
+                Slot::Ready(c, _) => return Ok(Some(c.clone())),
                 Slot::Connecting(rx) => Some(rx.clone()),
                 Slot::Idle { retry_at: Some(at) } if *at > Instant::now() => return Ok(None),
                 Slot::Idle { .. } => {
@@ -382,7 +406,7 @@ impl SharedLimits {
             // start-up): wait for that connection rather than fall back.
             let _ = tokio::time::timeout(wait, rx.changed()).await;
             return Ok(match &*slot.lock().map_err(|_| no_connection())? {
-                Slot::Ready(c) => Some(c.clone()),
+                Slot::Ready(c, _) => Some(c.clone()),
                 _ => None,
             });
         }
@@ -397,7 +421,7 @@ impl SharedLimits {
                 .await;
             if let Ok(mut s) = target.lock() {
                 *s = match &conn {
-                    Ok(c) => Slot::Ready(c.clone()),
+                    Ok(c) => Slot::Ready(c.clone(), 0),
                     Err(_) => Slot::Idle {
                         retry_at: Some(Instant::now() + RETRY_EVERY),
                     },

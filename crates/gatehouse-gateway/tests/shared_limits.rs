@@ -84,8 +84,10 @@ impl Drop for Redis {
     }
 }
 
+/// A generous timeout: these tests are about sharing and falling back (a stopped Redis refuses
+/// at once), not about a slow one, and must not flake on a busy machine.
 fn limits(url: &str, mode: FailMode) -> std::sync::Arc<SharedLimits> {
-    SharedLimits::new(url, mode, Duration::from_millis(50)).unwrap()
+    SharedLimits::new(url, mode, Duration::from_millis(500)).unwrap()
 }
 
 const NEVER: Rate = Rate {
@@ -289,6 +291,48 @@ async fn redis_down_falls_back_per_mode_and_recovers() {
         metrics.contains("gatehouse_redis_limits_up 1\n"),
         "{metrics}"
     );
+}
+
+#[tokio::test]
+async fn one_slow_answer_falls_back_alone_and_timeouts_in_a_row_mean_down() {
+    if !redis_installed() {
+        return;
+    }
+    let redis = Redis::start(free_port()).await;
+    let l = SharedLimits::new(&redis.url(), FailMode::Open, Duration::from_millis(50)).unwrap();
+    let k = key("api1", "prod", "GET /slow", None);
+    assert_eq!(l.take(&k, NEVER, || false).await, Verdict::Allowed);
+    assert!(l.is_up());
+    // Redis holds every client's commands for 600 ms.
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut admin = client.get_multiplexed_async_connection().await.unwrap();
+    let _: () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(600)
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    let started = Instant::now();
+    assert_eq!(l.take(&k, NEVER, || false).await, Verdict::Allowed);
+    assert_eq!(l.fallbacks(), 1);
+    assert!(l.is_up(), "one timeout is not Redis gone");
+    assert_eq!(l.take(&k, NEVER, || false).await, Verdict::Allowed);
+    assert_eq!(l.take(&k, NEVER, || false).await, Verdict::Allowed);
+    assert_eq!(l.fallbacks(), 3);
+    assert!(!l.is_up(), "three in a row are");
+    assert!(started.elapsed() < Duration::from_millis(500));
+    // Then requests do not wait at all until the retry is due.
+    let quick = Instant::now();
+    for _ in 0..100 {
+        l.take(&k, NEVER, || false).await;
+    }
+    assert!(
+        quick.elapsed() < Duration::from_millis(40),
+        "{:?}",
+        quick.elapsed()
+    );
+    assert_eq!(until_shared(&l, &k).await, Verdict::Allowed);
+    assert!(l.is_up());
 }
 
 #[tokio::test]
