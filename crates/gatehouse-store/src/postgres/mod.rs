@@ -30,6 +30,9 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("migrations/0004_cluster_settings.sql")),
 ];
 
+/// How long a connection may go unanswered before it counts as dead.
+const DEAD_PEER_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Connection settings beyond the URL.
 #[derive(Debug, Clone)]
 pub struct PgOptions {
@@ -79,6 +82,21 @@ impl PgStore {
         if config.get_application_name().is_none() {
             config.application_name("gatehouse");
         }
+        // A database host that vanishes without a reset (a crash, a partition) must not hold
+        // requests for the kernel's ~15-minute retransmission timeout: unacknowledged writes
+        // fail after TCP_USER_TIMEOUT, idle connections are probed, and connecting gives up
+        // when a request would. The URL's own settings win.
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(options.acquire_timeout);
+        }
+        if config.get_tcp_user_timeout().is_none() {
+            config.tcp_user_timeout(DEAD_PEER_TIMEOUT);
+        }
+        config
+            .keepalives(true)
+            .keepalives_idle(DEAD_PEER_TIMEOUT)
+            .keepalives_interval(Duration::from_secs(2))
+            .keepalives_retries(3);
         if let Some(schema) = &options.schema {
             check_schema_name(schema)?;
             // Set per connection at start-up, so every pooled connection sees the same tables.
