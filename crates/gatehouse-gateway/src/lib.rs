@@ -348,7 +348,8 @@ impl Gateway {
         self.api_key(ctx, req.headers())?;
         match self.shared_limits.get() {
             None => self.throttle(ctx)?,
-            Some(shared) => self.throttle_shared(ctx, shared).await?,
+            // Boxed, so the request future of a node without Redis does not grow by it.
+            Some(shared) => Box::pin(self.throttle_shared(ctx, shared)).await?,
         }
         self.integrate(ctx, req).await
     }
