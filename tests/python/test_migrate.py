@@ -257,6 +257,17 @@ def test_an_embedded_installation_moves_to_postgresql_and_carries_on(pg, backend
         assert r.status_code == 401
         make_user(idp, pool_id, "dave")
         assert password_sign_in(public, client_id, "dave")["AuthenticationResult"]["AccessToken"]
+
+        # `user import` writes into the same database (given the same key), as the nodes do.
+        csv = tmp_path / "users.csv"
+        csv.write_text("cognito:username,email,email_verified\nerin,erin@example.com,true\n")
+        importer = tmp_path / "importer"
+        fails(gatehouse("user", "import", "--data-dir", importer, "--database-url", url, "--pool-id", pool_id,
+                        csv, env={"GATEHOUSE_MASTER_KEY": "A" * 43 + "="}), "different master key")
+        out = gatehouse("user", "import", "--data-dir", importer, "--pool-id", pool_id, csv,
+                        env={"GATEHOUSE_MASTER_KEY": master_key, "GATEHOUSE_DATABASE_URL": url})
+        assert out.returncode == 0 and f"imported 1 users into {pool_id}" in out.stdout, out.stderr
+        assert idp.admin_get_user(UserPoolId=pool_id, Username="erin")["UserStatus"] == "RESET_REQUIRED"
     finally:
         dst.stop()
 
