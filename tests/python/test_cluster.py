@@ -72,7 +72,8 @@ class PgCluster:
         out = subprocess.run([str(PG_SCRIPT), "start", str(self.dir)], capture_output=True, text=True,
                              timeout=120)
         if out.returncode != 0:
-            raise RuntimeError(f"pg-test-cluster start failed: {out.stderr}")
+            self.remove()  # whatever got started (the script may fail after starting the server)
+            raise RuntimeError(f"pg-test-cluster start failed: {out.stderr[-2000:]}")
         self.url = out.stdout.strip().splitlines()[-1]
         self.port = urlsplit(self.url).port
 
@@ -110,13 +111,12 @@ class PgCluster:
         subprocess.run([str(PG_SCRIPT), "stop", str(self.dir)], capture_output=True, timeout=60)
 
 
-def start_nodes(base_dir, database_url, n, make_data_dirs=True, master_key=None):
+def start_nodes(base_dir, database_url, n):
     """`n` nodes on one database: same public URL (node A's), master key and admin keys, each its
-    own data dir and gateway listener. Started at once, so they race for the migrations too.
-    The data dirs are made first: a node on PostgreSQL does not make its own (see
-    test_a_node_on_postgres_makes_its_data_dir_for_the_outbox)."""
+    own data dir (not made beforehand: a node makes its own) and gateway listener. Started at
+    once, so they race for the migrations too."""
     Path(base_dir).mkdir(parents=True, exist_ok=True)
-    master_key = master_key or base64.b64encode(os.urandom(32)).decode()
+    master_key = base64.b64encode(os.urandom(32)).decode()
     # The database URL goes in at construction (the harness reads it there); the public URL is
     # node A's, known once A has its port.
     nodes = [Server(Path(base_dir) / f"node{chr(ord('a') + i)}", extra_env={"GATEHOUSE_MASTER_KEY": master_key},
@@ -124,8 +124,6 @@ def start_nodes(base_dir, database_url, n, make_data_dirs=True, master_key=None)
     for s in nodes:
         s.extra_args += ["--public-url", nodes[0].url]
         s.cluster_database_url = database_url
-        if make_data_dirs:
-            s.data_dir.mkdir()
     with concurrent.futures.ThreadPoolExecutor(n) as ex:
         for f in [ex.submit(s.start) for s in nodes]:
             f.result()
@@ -162,8 +160,8 @@ def own_nodes(pg, tmp_path):
     """Nodes on a database of the test's own (kills, restarts)."""
     started = []
 
-    def make(n=2, cluster=None, **kw):
-        nodes = start_nodes(tmp_path / f"set{len(started)}", (cluster or pg).new_database(), n, **kw)
+    def make(n=2, cluster=None):
+        nodes = start_nodes(tmp_path / f"set{len(started)}", (cluster or pg).new_database(), n)
         started.extend(nodes)
         return nodes
 
@@ -184,23 +182,14 @@ def backend():
 
 def new_pool(node, make=None, **create):
     """A pool made through `node` with a client allowing FLOWS (or whatever `make(idp)` makes):
-    (pool id, client id). A pool whose sealed signing key starts with the byte "0" is replaced,
-    so that the bug test_a_sealed_signing_key_starting_with_0_is_read_by_every_node pins down
-    does not make the other tests flaky (1 pool in 64 is unusable on every node but its maker)."""
+    (pool id, client id)."""
     idp = node.client()
-    for _ in range(8):
-        if make:
-            pool_id, client_id = make(idp)
-        else:
-            pool_id = idp.create_user_pool(PoolName=f"c-{uuid.uuid4().hex[:8]}", **create)["UserPool"]["Id"]
-            client_id = idp.create_user_pool_client(UserPoolId=pool_id, ClientName="app",
-                                                    ExplicitAuthFlows=FLOWS)["UserPoolClient"]["ClientId"]
-        misread = psql(node.cluster_database_url, "SELECT count(*) FROM signing_keys WHERE pool_id = "
-                       f"'{pool_id}' AND get_byte(private_pkcs8, 0) = 48").strip()
-        if misread == "0":
-            return pool_id, client_id
-        idp.delete_user_pool(UserPoolId=pool_id)
-    raise AssertionError("no pool with a readable signing key in 8 tries")
+    if make:
+        return make(idp)
+    pool_id = idp.create_user_pool(PoolName=f"c-{uuid.uuid4().hex[:8]}", **create)["UserPool"]["Id"]
+    client_id = idp.create_user_pool_client(UserPoolId=pool_id, ClientName="app",
+                                            ExplicitAuthFlows=FLOWS)["UserPoolClient"]["ClientId"]
+    return pool_id, client_id
 
 
 def password_sign_in(node, client_id, username, password=PASSWORD):
@@ -489,7 +478,7 @@ def race(calls):
 
 
 def test_a_node_on_postgres_makes_its_data_dir_for_the_outbox(own_nodes):
-    (node,) = own_nodes(1, make_data_dirs=False)
+    (node,) = own_nodes(1)
     pool_id, client_id = new_pool(node, AutoVerifiedAttributes=["email"])
     node.client(signed=False).sign_up(ClientId=client_id, Username="ida", Password=PASSWORD,
                                       UserAttributes=[{"Name": "email", "Value": "ida@example.com"}])
@@ -613,6 +602,16 @@ def test_concurrent_group_adds_through_two_nodes_lose_nothing(trio):
     assert sorted(g["GroupName"] for g in got) == groups[1::2]
 
 
+LOST_UPDATE_BUG = (
+    "product bug (crates/gatehouse-core/src/users.rs and mfa.rs/auth.rs: every user change is a "
+    "read-modify-write of the whole user, written back by Store::update_user, which replaces the "
+    "document unconditionally on both stores): two writers of one user, on two nodes or one, each "
+    "write back a stale copy over the other's change. Needs optimistic concurrency (a version "
+    "checked by update_user, Conflict on mismatch, the domain re-reading and retrying) or "
+    "update_user_extra-style atomic updates")
+
+
+@pytest.mark.xfail(strict=True, reason=LOST_UPDATE_BUG)
 def test_concurrent_attribute_updates_through_two_nodes_lose_nothing(trio):
     """Each node sets attributes of its own on one user, one per call, all at once: the user ends
     with all of them (no update writes back a stale copy of the user over another's)."""
@@ -636,6 +635,44 @@ def test_concurrent_attribute_updates_through_two_nodes_lose_nothing(trio):
              for x in c.client().admin_get_user(UserPoolId=pool_id, Username="ava")["UserAttributes"]}
     lost = [n for n in names if attrs.get(f"custom:{n}") != n]
     assert not lost, f"lost updates: {lost}"
+
+
+@pytest.mark.xfail(strict=True, reason=LOST_UPDATE_BUG + "; here a disabled user is enabled again")
+def test_a_disable_is_not_undone_by_a_concurrent_update_on_another_node(trio):
+    """AdminDisableUser through A while B and C update the user's attributes: the user stays
+    disabled."""
+    a, b, c = trio
+    pool_id, _ = new_pool(a, Schema=[{"Name": "n", "AttributeDataType": "String", "Mutable": True}])
+    stop = threading.Event()
+
+    def updates(node, user):
+        idp = node.client()
+        i = 0
+        while not stop.is_set():
+            idp.admin_update_user_attributes(UserPoolId=pool_id, Username=user,
+                                             UserAttributes=[{"Name": "custom:n", "Value": str(i)}])
+            i += 1
+
+    # Rounds of 16 users until one shows the race (at most 4: each race is hit often, not always).
+    reenabled = []
+    for round_ in range(4):
+        users = [f"dee{round_}-{i}" for i in range(16)]
+        for user in users:
+            make_user(a.client(), pool_id, user)
+        stop.clear()
+        with concurrent.futures.ThreadPoolExecutor(3 * len(users)) as ex:
+            fs = [ex.submit(updates, n, u) for u in users for n in (b, c)]
+            time.sleep(0.2)
+            for f in [ex.submit(a.client().admin_disable_user, UserPoolId=pool_id, Username=u) for u in users]:
+                f.result()
+            time.sleep(0.2)
+            stop.set()
+            for f in fs:
+                f.result()
+        reenabled = [u for u in users if c.client().admin_get_user(UserPoolId=pool_id, Username=u)["Enabled"]]
+        if reenabled:
+            break
+    assert not reenabled, f"disabled users enabled again by a concurrent attribute update: {reenabled}"
 
 
 def test_hosted_page_session_made_on_a_is_recognized_on_b(trio):
