@@ -217,16 +217,18 @@ def test_two_nodes_share_one_budget_and_fall_back_when_redis_is_down(
 
 
 def test_rest_method_settings_are_counted_in_redis_and_fail_closed(fresh_server, redis_server):
-    """A REST API's method-settings throttle goes through Redis too: emptying Redis gives the
-    budget back (no local bucket is involved while it answers); with Redis gone a closed node
-    refuses throttled methods with REST's 503 and still serves unthrottled ones."""
+    """A REST API's method-settings throttle and a usage plan's throttle go through Redis too:
+    emptying Redis gives the budget back (no local bucket is involved while it answers), while
+    the plan's quota still counts; with Redis gone a closed node refuses throttled methods with
+    REST's 503 and still serves unthrottled ones."""
     node = fresh_server(extra_args=["--redis-url", redis_server.url, *TIMEOUT, "--redis-fail-mode", "closed"])
     apigw = node.client("apigateway")
     api_id = apigw.create_rest_api(name="rl-rest")["id"]
     root = apigw.get_resources(restApiId=api_id)["items"][0]["id"]
-    for part in ("limited", "free"):
+    for part in ("limited", "free", "keyed"):
         rid = apigw.create_resource(restApiId=api_id, parentId=root, pathPart=part)["id"]
-        apigw.put_method(restApiId=api_id, resourceId=rid, httpMethod="GET", authorizationType="NONE")
+        apigw.put_method(restApiId=api_id, resourceId=rid, httpMethod="GET", authorizationType="NONE",
+                         apiKeyRequired=part == "keyed")
         apigw.put_integration(restApiId=api_id, resourceId=rid, httpMethod="GET", type="MOCK",
                               requestTemplates={"application/json": '{"statusCode": 200}'})
         apigw.put_method_response(restApiId=api_id, resourceId=rid, httpMethod="GET", statusCode="200")
@@ -240,8 +242,8 @@ def test_rest_method_settings_are_counted_in_redis_and_fail_closed(fresh_server,
     ])
     host = {"Host": f"{api_id}.execute-api.localhost"}
 
-    def get(path):
-        return requests.get(f"{node.gateway_url}/v1/{path}", headers=host, timeout=10)
+    def get(path, **headers):
+        return requests.get(f"{node.gateway_url}/v1/{path}", headers={**host, **headers}, timeout=10)
 
     wait_for(lambda: get("limited").status_code == 429, "the method's limit to be served")
     route_key = f"gatehouse:rl:{api_id}:v1:GET /limited"
@@ -254,10 +256,32 @@ def test_rest_method_settings_are_counted_in_redis_and_fail_closed(fresh_server,
     assert [get("limited").status_code for _ in range(4)] == [200, 200, 200, 429]
     assert get("free").status_code == 200
 
+    # A usage plan's throttle (burst 2) is a budget in Redis too; its quota (4 a day) is not.
+    value = "rl-key-0123456789abcdefghij"
+    key = apigw.create_api_key(name="rl", enabled=True, value=value)
+    plan = apigw.create_usage_plan(name="rl", apiStages=[{"apiId": api_id, "stage": "v1"}],
+                                   throttle={"burstLimit": 2, "rateLimit": 0.001},
+                                   quota={"limit": 4, "period": "DAY"})
+    apigw.create_usage_plan_key(usagePlanId=plan["id"], keyId=key["id"], keyType="API_KEY")
+    wait_for(lambda: get("keyed", **{"x-api-key": value}).status_code != 403, "the key to be served")
+    r = get("keyed", **{"x-api-key": value})
+    assert r.status_code == 200, r.text
+    r = get("keyed", **{"x-api-key": value})
+    assert (r.status_code, r.json()) == (429, {"message": "Too Many Requests"})
+    plan_key = f"gatehouse:rl:{api_id}:v1:plan:{plan['id']}:key:{key['id']}"
+    assert int(redis_server.cli("PTTL", plan_key)) > 0
+    redis_server.cli("FLUSHALL")
+    assert [get("keyed", **{"x-api-key": value}).status_code for _ in range(3)] == [200, 200, 429]
+    redis_server.cli("FLUSHALL")
+    r = get("keyed", **{"x-api-key": value})
+    assert (r.status_code, r.json()) == (429, {"message": "Limit Exceeded"})
+
     redis_server.stop()
     r = get("limited")
     assert (r.status_code, r.json(), r.headers["x-amzn-errortype"]) == \
         (503, {"message": "Service Unavailable"}, "ServiceUnavailableException")
     assert get("free").status_code == 200
-    assert metric(node, 'gatehouse_redis_limits_fallback_total{mode="closed"}') >= 1
+    r = get("keyed", **{"x-api-key": value})
+    assert (r.status_code, r.json()) == (503, {"message": "Service Unavailable"})
+    assert metric(node, 'gatehouse_redis_limits_fallback_total{mode="closed"}') >= 2
     assert len(log_lines(node, DOWN_LINE)) == 1

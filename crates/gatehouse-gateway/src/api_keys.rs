@@ -514,6 +514,16 @@ impl KeyTable {
     /// Whether the request may go on, counting it when it does. `now` is Unix seconds (quota
     /// periods), `now_ns` the monotonic clock (buckets).
     pub fn check(&self, req: &KeyedRequest<'_>, now: i64, now_ns: u64) -> Result<KeyUse, Reject> {
+        let found = self.find(req)?;
+        if !found.take_local(now_ns) {
+            return Err(found.throttled());
+        }
+        found.admit(now)
+    }
+
+    /// The key and plan a request names (403 when none may call this stage); its throttle
+    /// and quota are still to be checked (`KeyMatch`), as `check` does.
+    pub fn find<'t>(&'t self, req: &KeyedRequest<'_>) -> Result<KeyMatch<'t>, Reject> {
         if self
             .authorizer_sourced
             .get(req.api_id)
@@ -531,29 +541,23 @@ impl KeyTable {
             .get(req.api_id)
             .and_then(|s| s.get(req.stage))
             .ok_or(Reject::Forbidden)?;
-        let limit = plan
+        let method = plan
             .methods
-            .get(req.resource_path)
-            .and_then(|m| m.get(req.http_method).or_else(|| m.get("*")))
-            .or(plan.throttle.as_ref());
-        if let Some((limit, bucket)) = limit {
-            if !bucket.try_take(*limit, now_ns) {
-                tracing::debug!(key_id = %entry.id, plan = %plan.plan_id, "key throttle limit exceeded");
-                return Err(Reject::TooManyRequests);
-            }
-        }
-        let today = day_of(now);
-        if let Some(rule) = &plan.quota {
-            let start = period_start(&rule.quota.period, today);
-            let limit = period_limit(&rule.quota, rule.plan_created, start);
-            if plan.counter.used_since(start) >= limit {
-                tracing::debug!(key_id = %entry.id, plan = %plan.plan_id, "key quota exhausted");
-                return Err(Reject::QuotaExceeded);
-            }
-        }
-        plan.counter.count(today);
-        Ok(KeyUse {
-            key_id: entry.id.clone(),
+            .get_key_value(req.resource_path)
+            .and_then(|(path, m)| {
+                m.get_key_value(req.http_method)
+                    .or_else(|| m.get_key_value("*"))
+                    .map(|(verb, limit)| (path.as_str(), verb.as_str(), limit))
+            });
+        let (limit, method) = match method {
+            Some((path, verb, limit)) => (Some(limit), Some((path, verb))),
+            None => (plan.throttle.as_ref(), None),
+        };
+        Ok(KeyMatch {
+            entry,
+            plan,
+            limit,
+            method,
         })
     }
 
@@ -574,6 +578,67 @@ impl KeyTable {
 
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
+    }
+}
+
+/// A request's key and plan, found; its throttle and quota not checked yet.
+pub struct KeyMatch<'t> {
+    entry: &'t KeyEntry,
+    plan: &'t StagePlan,
+    /// The plan's throttle, or its method's (`method` then names it).
+    limit: Option<&'t (Limit, Arc<Gcra>)>,
+    method: Option<(&'t str, &'t str)>,
+}
+
+impl KeyMatch<'_> {
+    /// The throttle the request is under, if any.
+    pub fn limit(&self) -> Option<Limit> {
+        self.limit.map(|(l, _)| *l)
+    }
+
+    /// What names this throttle's budget among the stage's (shared_limits.rs): the plan and
+    /// key, and the method when the plan limits it on its own.
+    pub fn budget_name(&self) -> String {
+        let mut name = format!("plan:{}:key:{}", self.plan.plan_id, self.entry.id);
+        if let Some((path, verb)) = self.method {
+            name.push(':');
+            name.push_str(path);
+            name.push('/');
+            name.push_str(verb);
+        }
+        name
+    }
+
+    /// Takes a token from this node's bucket (true without a throttle).
+    pub fn take_local(&self, now_ns: u64) -> bool {
+        match self.limit {
+            Some((limit, bucket)) => bucket.try_take(*limit, now_ns),
+            None => true,
+        }
+    }
+
+    /// The refusal of a throttled request.
+    pub fn throttled(&self) -> Reject {
+        tracing::debug!(key_id = %self.entry.id, plan = %self.plan.plan_id, "key throttle limit exceeded");
+        Reject::TooManyRequests
+    }
+
+    /// The quota: refused when used up, else the request is counted.
+    pub fn admit(self, now: i64) -> Result<KeyUse, Reject> {
+        let (entry, plan) = (self.entry, self.plan);
+        let today = day_of(now);
+        if let Some(rule) = &plan.quota {
+            let start = period_start(&rule.quota.period, today);
+            let limit = period_limit(&rule.quota, rule.plan_created, start);
+            if plan.counter.used_since(start) >= limit {
+                tracing::debug!(key_id = %entry.id, plan = %plan.plan_id, "key quota exhausted");
+                return Err(Reject::QuotaExceeded);
+            }
+        }
+        plan.counter.count(today);
+        Ok(KeyUse {
+            key_id: entry.id.clone(),
+        })
     }
 }
 

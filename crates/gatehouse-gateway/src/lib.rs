@@ -345,11 +345,13 @@ impl Gateway {
         self.route(ctx, &req)?;
         self.authorize(ctx, req.headers(), req.uri().query())
             .await?;
-        self.api_key(ctx, req.headers())?;
         match self.shared_limits.get() {
-            None => self.throttle(ctx)?,
+            None => {
+                self.api_key(ctx, req.headers())?;
+                self.throttle(ctx)?;
+            }
             // Boxed, so the request future of a node without Redis does not grow by it.
-            Some(shared) => Box::pin(self.throttle_shared(ctx, shared)).await?,
+            Some(shared) => Box::pin(self.limit_shared(ctx, req.headers(), shared)).await?,
         }
         self.integrate(ctx, req).await
     }
@@ -537,6 +539,67 @@ impl Gateway {
             self.directory.now(),
             api_keys::monotonic_ns(Instant::now()),
         )?;
+        ctx.api_key = Some((used, value.unwrap_or_default().to_string()));
+        Ok(())
+    }
+
+    /// The API key and throttle phases with `--redis-url`: usage plans' throttles and the
+    /// route's limits counted in Redis for every node (quotas stay as `api_key` counts them).
+    async fn limit_shared(
+        &self,
+        ctx: &mut Ctx,
+        headers: &http::HeaderMap,
+        shared: &shared_limits::SharedLimits,
+    ) -> Result<(), Reject> {
+        self.api_key_shared(ctx, headers, shared).await?;
+        self.throttle_shared(ctx, shared).await
+    }
+
+    /// `api_key`, with the plan's throttle counted in Redis (`local`: this node's bucket).
+    async fn api_key_shared(
+        &self,
+        ctx: &mut Ctx,
+        headers: &http::HeaderMap,
+        shared: &shared_limits::SharedLimits,
+    ) -> Result<(), Reject> {
+        let (Some(stage), Some(method)) =
+            (ctx.stage.clone(), ctx.route().and_then(|r| r.rest.clone()))
+        else {
+            return Ok(());
+        };
+        if !method.api_key_required {
+            return Ok(());
+        }
+        let value = headers
+            .get(api_keys::API_KEY_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty());
+        let snapshot = self.snapshot.load_full();
+        let found = snapshot.api_keys.find(&api_keys::KeyedRequest {
+            api_id: &stage.api_id,
+            stage: &stage.name,
+            resource_path: &method.resource_path,
+            http_method: &method.http_method,
+            api_key: value,
+        })?;
+        if let Some(limit) = found.limit() {
+            let key = shared_limits::key(&stage.api_id, &stage.name, &found.budget_name(), None);
+            let rate = shared_limits::Rate {
+                rate: limit.rate,
+                burst: limit.burst,
+            };
+            let verdict = shared
+                .take(&key, rate, || {
+                    found.take_local(api_keys::monotonic_ns(Instant::now()))
+                })
+                .await;
+            match verdict {
+                shared_limits::Verdict::Allowed => {}
+                shared_limits::Verdict::Throttled => return Err(found.throttled()),
+                shared_limits::Verdict::Unavailable => return Err(Reject::LimitsUnavailable),
+            }
+        }
+        let used = found.admit(self.directory.now())?;
         ctx.api_key = Some((used, value.unwrap_or_default().to_string()));
         Ok(())
     }
