@@ -12,13 +12,16 @@ mod apis;
 mod devices;
 mod notify;
 mod oauth;
+mod tls;
 
 pub use notify::PgChangeFeed;
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
-use tokio_postgres::NoTls;
+
+use self::tls::RustlsConnect;
 
 use crate::{StoreError, StoreResult};
 
@@ -43,6 +46,10 @@ pub struct PgOptions {
     /// Keep Gatehouse's tables in this schema (created if missing) instead of the URL's default
     /// `search_path`: several installations, or the tests, can share one database.
     pub schema: Option<String>,
+    /// A PEM file of CA certificates trusted for the server's TLS certificate, besides the
+    /// built-in (Mozilla) roots; for a private CA or a managed database's own (RDS, Cloud SQL).
+    /// Whether TLS is used is the URL's `sslmode`; when it is, the certificate is verified.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Default for PgOptions {
@@ -51,6 +58,7 @@ impl Default for PgOptions {
             max_connections: 16,
             acquire_timeout: Duration::from_secs(5),
             schema: None,
+            ca_file: None,
         }
     }
 }
@@ -61,6 +69,8 @@ pub struct PgStore {
     pool: Pool,
     /// How to open connections outside the pool (the change-notice listener).
     config: tokio_postgres::Config,
+    /// TLS for those, as for the pool's.
+    tls: RustlsConnect,
     /// The LISTEN/NOTIFY channel of this installation (one per schema).
     channel: String,
     /// Tells this node's notices from other nodes'.
@@ -76,9 +86,15 @@ impl PgStore {
     }
 
     pub async fn connect_with(url: &str, options: PgOptions) -> StoreResult<Self> {
-        let mut config: tokio_postgres::Config = url
-            .parse()
-            .map_err(|e| StoreError::Unavailable(format!("bad PostgreSQL URL: {e}")))?;
+        // libpq URLs carry `sslrootcert` and `sslmode=verify-full`, which tokio-postgres refuses.
+        let (url, rootcert) = tls::take_libpq_tls_params(url);
+        let mut config: tokio_postgres::Config = url.parse().map_err(|e| {
+            StoreError::Unavailable(format!("bad PostgreSQL URL: {}", with_causes(&e)))
+        })?;
+        let mut ca_files: Vec<&std::path::Path> = Vec::new();
+        ca_files.extend(options.ca_file.as_deref());
+        ca_files.extend(rootcert.as_deref());
+        let tls = RustlsConnect::new(&ca_files)?;
         if config.get_application_name().is_none() {
             config.application_name("gatehouse");
         }
@@ -110,7 +126,7 @@ impl PgStore {
         );
         let manager = Manager::from_config(
             config.clone(),
-            NoTls,
+            tls.clone(),
             ManagerConfig {
                 // A broken connection fails its query and is dropped; checking each one before
                 // use would add a round trip to every request.
@@ -127,6 +143,7 @@ impl PgStore {
         let mut store = Self {
             pool,
             config,
+            tls,
             channel,
             node: node_id(),
             applied_at_connect: Vec::new(),
@@ -318,7 +335,8 @@ pub(crate) fn map_err(e: tokio_postgres::Error) -> StoreError {
             db.message()
         )),
         Some(db) => StoreError::Unavailable(format!("{}: {}", db.code().code(), db.message())),
-        None => StoreError::Unavailable(e.to_string()),
+        // The kind alone ("error performing TLS handshake") would hide the cause.
+        None => StoreError::Unavailable(with_causes(&e)),
     }
 }
 

@@ -15,7 +15,7 @@ use std::time::Duration;
 use deadpool_postgres::GenericClient;
 use futures_util::StreamExt;
 use tokio::sync::{broadcast, mpsc};
-use tokio_postgres::{AsyncMessage, NoTls};
+use tokio_postgres::AsyncMessage;
 
 use super::{map_err, PgStore};
 use crate::changes::{Announce, Topic};
@@ -75,7 +75,11 @@ impl PgStore {
     async fn listen_connection(
         &self,
     ) -> StoreResult<(tokio_postgres::Client, mpsc::UnboundedReceiver<String>)> {
-        let (client, mut connection) = self.config.connect(NoTls).await.map_err(map_err)?;
+        let (client, mut connection) = self
+            .config
+            .connect(self.tls.clone())
+            .await
+            .map_err(map_err)?;
         let (tx, rx) = mpsc::unbounded_channel();
         tokio::spawn(async move {
             let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));

@@ -373,3 +373,233 @@ async fn the_first_node_decides_a_setting() {
     assert_eq!(a.applied_migrations().await.unwrap(), vec![1, 2, 3, 4]);
     drop_schema(&a, &schema).await;
 }
+
+/// A PostgreSQL of its own serving TLS with a throwaway CA (`scripts/pg-test-cluster` with
+/// `GATEHOUSE_PG_TLS=1`), stopped and removed when dropped. Runs wherever the other PostgreSQL
+/// tests run (and so cannot be skipped under `GATEHOUSE_TEST_REQUIRE_POSTGRES`).
+struct TlsCluster {
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl TlsCluster {
+    fn script() -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/pg-test-cluster")
+    }
+
+    fn start() -> Option<Self> {
+        if url().is_none() {
+            assert!(
+                std::env::var_os("GATEHOUSE_TEST_REQUIRE_POSTGRES").is_none(),
+                "GATEHOUSE_TEST_REQUIRE_POSTGRES is set but GATEHOUSE_TEST_DATABASE_URL is not"
+            );
+            eprintln!("GATEHOUSE_TEST_DATABASE_URL unset: skipping the PostgreSQL TLS run");
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let out = std::process::Command::new(Self::script())
+            .arg("start")
+            .arg(dir.path())
+            .env("GATEHOUSE_PG_TLS", "1")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "starting a TLS cluster: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let url = String::from_utf8(out.stdout).unwrap();
+        let port = url
+            .trim()
+            .rsplit_once(':')
+            .and_then(|(_, rest)| rest.split('/').next())
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("no port in {url:?}"));
+        Some(Self { dir, port })
+    }
+
+    fn url(&self, host: &str, query: &str) -> String {
+        format!("postgres://postgres@{host}:{}/postgres?{query}", self.port)
+    }
+
+    fn ca(&self) -> std::path::PathBuf {
+        self.dir.path().join("ca.pem")
+    }
+}
+
+impl Drop for TlsCluster {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new(Self::script())
+            .arg("stop")
+            .arg(self.dir.path())
+            .output();
+    }
+}
+
+fn tls_options(schema: &str, ca_file: Option<std::path::PathBuf>) -> PgOptions {
+    PgOptions {
+        max_connections: 2,
+        acquire_timeout: std::time::Duration::from_secs(3),
+        schema: Some(schema.to_string()),
+        ca_file,
+    }
+}
+
+/// Whether this store's connections are encrypted, by the server's account.
+async fn uses_tls(store: &PgStore) -> bool {
+    let c = store.client().await.unwrap();
+    c.query_one(
+        "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+        &[],
+    )
+    .await
+    .unwrap()
+    .get(0)
+}
+
+fn refused(result: StoreResult<PgStore>) -> String {
+    match result {
+        Err(StoreError::Unavailable(message)) => message,
+        Err(other) => panic!("expected Unavailable, got {other:?}"),
+        Ok(_) => panic!("connected where it must be refused"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_verifies_the_server_and_carries_the_pool_and_the_change_feed() {
+    use crate::changes::{Announce, Topic};
+    use std::time::Duration;
+    let Some(cluster) = TlsCluster::start() else {
+        return;
+    };
+    let schema = fresh_schema_name();
+    let require = cluster.url("127.0.0.1", "sslmode=require");
+
+    // sslmode=require + the CA: connected, encrypted, migrated.
+    let a = PgStore::connect_with(&require, tls_options(&schema, Some(cluster.ca())))
+        .await
+        .unwrap();
+    assert!(uses_tls(&a).await);
+    assert_eq!(
+        a.applied_migrations().await.unwrap(),
+        MIGRATIONS.iter().map(|m| m.0).collect::<Vec<_>>()
+    );
+    // The libpq spelling (the CA in the URL, verify-full) and a DNS name the certificate carries.
+    let rootcert = format!("sslmode=verify-full&sslrootcert={}", cluster.ca().display());
+    let b = PgStore::connect_with(
+        &cluster.url("localhost", &rootcert),
+        tls_options(&schema, None),
+    )
+    .await
+    .unwrap();
+    assert!(uses_tls(&b).await);
+
+    // The LISTEN connection is TLS too: notices cross, and no connection of the cluster (which
+    // only this test uses) is in the clear.
+    let (feed_a, feed_b) = (
+        a.change_feed().await.unwrap(),
+        b.change_feed().await.unwrap(),
+    );
+    let mut heard_a = feed_a.subscribe();
+    feed_b.announce(Topic::Apis);
+    let got = tokio::time::timeout(Duration::from_secs(3), heard_a.recv()).await;
+    assert_eq!(got.unwrap().unwrap(), Topic::Apis);
+    let c = a.client().await.unwrap();
+    let listen = format!("LISTEN gatehouse_changes_{schema}");
+    let row = c
+        .query_one(
+            "SELECT count(*) FILTER (WHERE a.query = $1 AND s.ssl),
+                    count(*) FILTER (WHERE NOT s.ssl)
+               FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid)
+              WHERE a.backend_type = 'client backend'",
+            &[&listen],
+        )
+        .await
+        .unwrap();
+    assert_eq!((row.get::<_, i64>(0), row.get::<_, i64>(1)), (2, 0));
+    // A lost LISTEN connection comes back over TLS (and says Resync).
+    c.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+          WHERE query = $1 AND pid <> pg_backend_pid()",
+        &[&listen],
+    )
+    .await
+    .unwrap();
+    let resync = async {
+        loop {
+            if heard_a.recv().await.unwrap() == Topic::Resync {
+                break;
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), resync)
+        .await
+        .expect("the change feed did not reconnect over TLS");
+    feed_b.announce(Topic::Pools);
+    let got = tokio::time::timeout(Duration::from_secs(3), heard_a.recv()).await;
+    assert_eq!(got.unwrap().unwrap(), Topic::Pools);
+
+    // Without the CA: refused, saying why (the built-in roots do not know a private CA).
+    let message = refused(PgStore::connect_with(&require, tls_options(&schema, None)).await);
+    assert!(message.contains("not signed by a trusted CA"), "{message}");
+    assert!(message.contains("--database-ca-file"), "{message}");
+    // sslmode=prefer verifies as well when the server offers TLS.
+    let message = refused(
+        PgStore::connect_with(
+            &cluster.url("127.0.0.1", "sslmode=prefer"),
+            tls_options(&schema, None),
+        )
+        .await,
+    );
+    assert!(message.contains("not signed by a trusted CA"), "{message}");
+    // A trusted certificate for another name: connecting to 127.0.0.1 as "db.invalid".
+    let message = refused(
+        PgStore::connect_with(
+            &cluster.url("db.invalid", "hostaddr=127.0.0.1&sslmode=require"),
+            tls_options(&schema, Some(cluster.ca())),
+        )
+        .await,
+    );
+    assert!(
+        message.contains("not valid for the host name \"db.invalid\""),
+        "{message}"
+    );
+    // A CA file that is not there names itself.
+    let message = refused(
+        PgStore::connect_with(
+            &require,
+            tls_options(&schema, Some(cluster.dir.path().join("nope.pem"))),
+        )
+        .await,
+    );
+    assert!(message.contains("nope.pem"), "{message}");
+    // sslmode=disable stays in the clear, even with TLS on offer.
+    let plain = PgStore::connect_with(
+        &cluster.url("127.0.0.1", "sslmode=disable"),
+        tls_options(&schema, None),
+    )
+    .await
+    .unwrap();
+    assert!(!uses_tls(&plain).await);
+}
+
+#[tokio::test]
+async fn sslmode_against_a_server_without_tls() {
+    let Some(url) = url() else { return };
+    let schema = fresh_schema_name();
+    let with = |mode: &str| {
+        let sep = if url.contains('?') { '&' } else { '?' };
+        format!("{url}{sep}sslmode={mode}")
+    };
+    // require: refused, naming the cause.
+    let message =
+        refused(PgStore::connect_with(&with("require"), tls_options(&schema, None)).await);
+    assert!(message.contains("server does not support TLS"), "{message}");
+    // prefer (tokio-postgres' default, like libpq's): plain.
+    let store = PgStore::connect_with(&with("prefer"), tls_options(&schema, None))
+        .await
+        .unwrap();
+    assert!(!uses_tls(&store).await);
+    store.change_feed().await.unwrap();
+    drop_schema(&store, &schema).await;
+}
