@@ -8,7 +8,7 @@ use anyhow::{bail, Context};
 use gatehouse_core::crypt::SecretBox;
 use gatehouse_core::env::OsRandom;
 use gatehouse_store::changes::{Announce, Silent};
-use gatehouse_store::postgres::{PgChangeFeed, PgStore};
+use gatehouse_store::postgres::{PgChangeFeed, PgOptions, PgStore};
 use gatehouse_store::sqlite::SqliteStore;
 use gatehouse_store::{ApiStore, PoolStore, Store};
 
@@ -41,8 +41,13 @@ pub struct Backend {
 impl Backend {
     /// Opens (and migrates) the store: PostgreSQL when `database_url` is given, else the
     /// embedded SQLite file in `data_dir`. The data dir is made either way: the outbox and
-    /// generated credentials live there on PostgreSQL too.
-    pub async fn open(data_dir: &Path, database_url: Option<&str>) -> anyhow::Result<Self> {
+    /// generated credentials live there on PostgreSQL too. `ca_file`: CA certificates trusted
+    /// for PostgreSQL's TLS besides the built-in roots.
+    pub async fn open(
+        data_dir: &Path,
+        database_url: Option<&str>,
+        ca_file: Option<&Path>,
+    ) -> anyhow::Result<Self> {
         std::fs::create_dir_all(data_dir)
             .with_context(|| format!("creating data dir {}", data_dir.display()))?;
         match database_url.filter(|u| !u.trim().is_empty()) {
@@ -61,7 +66,7 @@ impl Backend {
                 })
             }
             Some(url) => {
-                let pg = connect_postgres(url).await?;
+                let pg = connect_postgres(url, ca_file).await?;
                 let feed = Arc::new(
                     pg.change_feed()
                         .await
@@ -115,8 +120,9 @@ pub fn open_sqlite(data_dir: &Path) -> anyhow::Result<SqliteStore> {
     SqliteStore::open(&data_dir.join("gatehouse.db")).context("opening the embedded store")
 }
 
-/// Connects to a `postgres://` (or `postgresql://`) URL and applies pending migrations.
-pub async fn connect_postgres(url: &str) -> anyhow::Result<PgStore> {
+/// Connects to a `postgres://` (or `postgresql://`) URL and applies pending migrations; TLS as
+/// the URL's sslmode says, trusting `ca_file`'s certificates besides the built-in roots.
+pub async fn connect_postgres(url: &str, ca_file: Option<&Path>) -> anyhow::Result<PgStore> {
     let scheme_ok = url.starts_with("postgres://") || url.starts_with("postgresql://");
     if !scheme_ok {
         bail!(
@@ -124,7 +130,11 @@ pub async fn connect_postgres(url: &str) -> anyhow::Result<PgStore> {
             redact(url)
         );
     }
-    PgStore::connect(url)
+    let options = PgOptions {
+        ca_file: ca_file.map(Path::to_path_buf),
+        ..PgOptions::default()
+    };
+    PgStore::connect_with(url, options)
         .await
         .with_context(|| format!("connecting to PostgreSQL at {}", redact(url)))
 }

@@ -13,8 +13,12 @@ use crate::ImportArgs;
 
 pub async fn run(args: ImportArgs) -> anyhow::Result<()> {
     crate::serve::init_logging("text");
-    let backend =
-        crate::backend::Backend::open(&args.data_dir, args.database_url.as_deref()).await?;
+    let backend = crate::backend::Backend::open(
+        &args.data_dir,
+        args.database_url.as_deref(),
+        args.database_ca_file.as_deref(),
+    )
+    .await?;
     let secrets = crate::master_key::load(&args.data_dir, args.master_key.clone())?;
     backend.check_master_key(&secrets).await?;
     let directory = Directory::new(

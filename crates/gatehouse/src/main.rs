@@ -71,6 +71,10 @@ pub struct ImportArgs {
     /// Import into this PostgreSQL database instead of the data dir's embedded store.
     #[arg(long, env = "GATEHOUSE_DATABASE_URL")]
     database_url: Option<String>,
+    /// PEM file of CA certificates trusted for PostgreSQL's TLS certificate, besides the built-in
+    /// roots (whether TLS is used is the URL's sslmode; certificates are always verified).
+    #[arg(long, env = "GATEHOUSE_DATABASE_CA_FILE")]
+    database_ca_file: Option<PathBuf>,
     /// Base64 of the 32-byte key the installation seals secrets with (default: the data dir's).
     #[arg(long, env = "GATEHOUSE_MASTER_KEY", hide_env_values = true)]
     master_key: Option<String>,

@@ -21,6 +21,11 @@ pub struct MigrateArgs {
     /// Migrate this PostgreSQL database instead of the embedded store.
     #[arg(long, env = "GATEHOUSE_DATABASE_URL")]
     database_url: Option<String>,
+    /// PEM file of CA certificates trusted for PostgreSQL's TLS certificate (of --database-url
+    /// or --to), besides the built-in roots (whether TLS is used is the URL's sslmode;
+    /// certificates are always verified).
+    #[arg(long, env = "GATEHOUSE_DATABASE_CA_FILE")]
+    database_ca_file: Option<PathBuf>,
     /// Copy the embedded installation in this data dir (its server stopped)...
     #[arg(long, value_name = "DATA_DIR", requires = "to")]
     from: Option<PathBuf>,
@@ -39,14 +44,22 @@ pub async fn run(args: MigrateArgs) -> anyhow::Result<()> {
         crate::serve::init_logging("text");
     }
     match (&args.from, &args.to) {
-        (Some(from), Some(to)) => copy(from, to, args.master_key.clone()).await,
+        (Some(from), Some(to)) => {
+            copy(
+                from,
+                to,
+                args.master_key.clone(),
+                args.database_ca_file.as_deref(),
+            )
+            .await
+        }
         _ => match args
             .database_url
             .as_deref()
             .filter(|u| !u.trim().is_empty())
         {
             Some(url) => {
-                let pg = backend::connect_postgres(url).await?;
+                let pg = backend::connect_postgres(url, args.database_ca_file.as_deref()).await?;
                 let version = pg.schema_version().await?;
                 report(
                     &format!("PostgreSQL {}", redact(url)),
@@ -102,7 +115,12 @@ fn open_existing_sqlite(data_dir: &Path) -> anyhow::Result<SqliteStore> {
     SqliteStore::open(&db).with_context(|| format!("opening {}", db.display()))
 }
 
-async fn copy(from: &Path, to: &str, master_key: Option<String>) -> anyhow::Result<()> {
+async fn copy(
+    from: &Path,
+    to: &str,
+    master_key: Option<String>,
+    ca_file: Option<&Path>,
+) -> anyhow::Result<()> {
     let source = open_existing_sqlite(from)?;
     if !source.migrations_applied_at_open().is_empty() {
         println!(
@@ -116,7 +134,7 @@ async fn copy(from: &Path, to: &str, master_key: Option<String>) -> anyhow::Resu
     let source = Arc::new(source);
     check_key_opens_source(&source, &secrets, &key_origin).await?;
 
-    let target = backend::connect_postgres(to).await?;
+    let target = backend::connect_postgres(to, ca_file).await?;
     if !target.migrations_applied_at_connect().is_empty() {
         println!(
             "target {}: applied migration(s) {}",

@@ -57,6 +57,10 @@ pub struct ServeArgs {
     /// Absent: embedded SQLite in the data dir. `postgres://…`: PostgreSQL.
     #[arg(long, env = "GATEHOUSE_DATABASE_URL")]
     pub database_url: Option<String>,
+    /// PEM file of CA certificates trusted for PostgreSQL's TLS certificate, besides the built-in
+    /// roots (whether TLS is used is the URL's sslmode; certificates are always verified).
+    #[arg(long, env = "GATEHOUSE_DATABASE_CA_FILE")]
+    pub database_ca_file: Option<PathBuf>,
     /// Redis for rate limits shared between nodes.
     #[arg(long, env = "GATEHOUSE_REDIS_URL")]
     pub redis_url: Option<String>,
@@ -139,8 +143,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         )?),
         None => None,
     };
-    let backend =
-        crate::backend::Backend::open(&args.data_dir, args.database_url.as_deref()).await?;
+    let backend = crate::backend::Backend::open(
+        &args.data_dir,
+        args.database_url.as_deref(),
+        args.database_ca_file.as_deref(),
+    )
+    .await?;
     let api_store = Arc::clone(&backend.apis);
     let pool_store = Arc::clone(&backend.pools);
     let public_url = args
