@@ -602,16 +602,6 @@ def test_concurrent_group_adds_through_two_nodes_lose_nothing(trio):
     assert sorted(g["GroupName"] for g in got) == groups[1::2]
 
 
-LOST_UPDATE_BUG = (
-    "product bug (crates/gatehouse-core/src/users.rs and mfa.rs/auth.rs: every user change is a "
-    "read-modify-write of the whole user, written back by Store::update_user, which replaces the "
-    "document unconditionally on both stores): two writers of one user, on two nodes or one, each "
-    "write back a stale copy over the other's change. Needs optimistic concurrency (a version "
-    "checked by update_user, Conflict on mismatch, the domain re-reading and retrying) or "
-    "update_user_extra-style atomic updates")
-
-
-@pytest.mark.xfail(strict=True, reason=LOST_UPDATE_BUG)
 def test_concurrent_attribute_updates_through_two_nodes_lose_nothing(trio):
     """Each node sets attributes of its own on one user, one per call, all at once: the user ends
     with all of them (no update writes back a stale copy of the user over another's)."""
@@ -637,7 +627,6 @@ def test_concurrent_attribute_updates_through_two_nodes_lose_nothing(trio):
     assert not lost, f"lost updates: {lost}"
 
 
-@pytest.mark.xfail(strict=True, reason=LOST_UPDATE_BUG + "; here a disabled user is enabled again")
 def test_a_disable_is_not_undone_by_a_concurrent_update_on_another_node(trio):
     """AdminDisableUser through A while B and C update the user's attributes: the user stays
     disabled."""

@@ -90,6 +90,7 @@ impl WireError {
                     Error::InvalidOAuthFlow(_) => "InvalidOAuthFlowException",
                     Error::Internal(_) => "InternalErrorException",
                     Error::Unavailable(_) => "InternalErrorException",
+                    Error::ConcurrentModification(_) => "ConcurrentModificationException",
                 };
                 match e {
                     Error::Internal(m) => {

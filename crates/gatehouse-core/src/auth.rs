@@ -550,7 +550,7 @@ impl Directory {
         user.status = UserStatus::Confirmed;
         user.temporary_password_expires = None;
         user.modified = self.now();
-        self.store.update_user(&user).await?;
+        self.store.update_user(&mut user).await?;
         self.second_factor(pool, client, &user, ctx).await
     }
 

@@ -60,6 +60,10 @@ pub enum Error {
     /// An app client's OAuth flows contradict each other or the client.
     #[error("{0}")]
     InvalidOAuthFlow(String),
+    /// Another request changed the same record at the same time, more often than retrying
+    /// could absorb; the client may try again.
+    #[error("{0}")]
+    ConcurrentModification(String),
     /// Our fault: the message is for the log, the client gets a generic one.
     #[error("internal error: {0}")]
     Internal(String),
@@ -74,6 +78,9 @@ impl From<StoreError> for Error {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Unavailable(m) => Error::Unavailable(m),
+            StoreError::Stale => Error::ConcurrentModification(
+                "The resource was changed by another request at the same time; try again.".into(),
+            ),
             other => Error::Internal(other.to_string()),
         }
     }

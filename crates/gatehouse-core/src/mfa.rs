@@ -369,7 +369,7 @@ impl Directory {
                 )?);
                 m.store_in(&mut user)?;
                 user.modified = self.now();
-                self.store.update_user(&user).await?;
+                self.store.update_user(&mut user).await?;
                 Ok((code, None))
             }
             TokenSetupAuth::Session(token) => {
@@ -417,7 +417,7 @@ impl Directory {
                 m.totp_device_name = friendly_name.map(str::to_string);
                 m.store_in(&mut user)?;
                 user.modified = self.now();
-                self.store.update_user(&user).await?;
+                self.store.update_user(&mut user).await?;
                 self.put_totp_step(&user, step).await?;
                 Ok(None)
             }
@@ -446,7 +446,7 @@ impl Directory {
                 }
                 m.store_in(&mut user)?;
                 user.modified = self.now();
-                self.store.update_user(&user).await?;
+                self.store.update_user(&mut user).await?;
                 self.put_totp_step(&user, step).await?;
                 if let Some(obj) = stored.data.as_object_mut() {
                     obj.remove("totp_pending");
@@ -561,7 +561,7 @@ impl Directory {
         }
         m.store_in(&mut user)?;
         user.modified = self.now();
-        self.store.update_user(&user).await?;
+        self.store.update_user(&mut user).await?;
         Ok(())
     }
 
@@ -611,7 +611,7 @@ impl Directory {
         }
         m.store_in(&mut user)?;
         user.modified = self.now();
-        self.store.update_user(&user).await?;
+        self.store.update_user(&mut user).await?;
         Ok(())
     }
 

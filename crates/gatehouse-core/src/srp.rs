@@ -483,5 +483,6 @@ fn decoy_user(pool: &UserPool, username: &str) -> User {
         created: 0,
         modified: 0,
         extra: BTreeMap::new(),
+        version: 0,
     }
 }

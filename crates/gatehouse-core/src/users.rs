@@ -14,6 +14,27 @@ use crate::messages::{mask_destination, Channel, Message, MessageKind};
 use crate::password::{check_policy, temporary_password};
 use crate::Directory;
 
+/// Redoes a read-modify-write of one user that lost a race (another writer changed the user
+/// after it was read, `Error::ConcurrentModification`): the block reads the user again and
+/// reapplies its change, up to 8 times, after a short random pause. A block must read the
+/// user itself and have no side effect before its write. (A macro, not a function taking an
+/// async closure: the handlers' futures must stay `Send`.)
+macro_rules! redo_if_stale {
+    ($dir:expr, $change:block) => {{
+        let mut attempt = 0u32;
+        loop {
+            let result: Result<_> = async $change.await;
+            match result {
+                Err(Error::ConcurrentModification(_)) if attempt < 8 => {
+                    attempt += 1;
+                    $dir.stale_pause(attempt).await;
+                }
+                other => break other,
+            }
+        }
+    }};
+}
+
 /// Where a code went, as CodeDeliveryDetails reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CodeDelivery {
@@ -466,6 +487,7 @@ impl Directory {
             created: now,
             modified: now,
             extra: BTreeMap::new(),
+            version: 0,
         };
         self.set_password(&pool, &mut user, password).await?;
         self.insert_user(&pool, &user).await?;
@@ -592,7 +614,7 @@ impl Directory {
         }
         user.status = UserStatus::Confirmed;
         user.modified = self.now();
-        self.store.update_user(&user).await?;
+        self.store.update_user(&mut user).await?;
         Ok(())
     }
 
@@ -635,7 +657,7 @@ impl Directory {
             other.attributes.remove(attr);
             other.attributes.remove(&verified);
             other.modified = self.now();
-            self.store.update_user(&other).await?;
+            self.store.update_user(&mut other).await?;
         }
         Ok(())
     }
@@ -744,7 +766,7 @@ impl Directory {
             self.set_password(&pool, &mut user, &temp).await?;
             user.temporary_password_expires = Some(temp_expires);
             user.modified = now;
-            self.store.update_user(&user).await?;
+            self.store.update_user(&mut user).await?;
             user
         } else {
             attributes::validate_writes(&pool, &req.attributes, None, Writer::Admin)?;
@@ -783,6 +805,7 @@ impl Directory {
                 created: now,
                 modified: now,
                 extra: BTreeMap::new(),
+                version: 0,
             };
             self.set_password(&pool, &mut user, &temp).await?;
             for attr in ["email", "phone_number"] {
@@ -828,10 +851,13 @@ impl Directory {
         username: &str,
         enabled: bool,
     ) -> Result<()> {
-        let (_, mut user) = self.admin_user(pool_id, username).await?;
-        user.enabled = enabled;
-        user.modified = self.now();
-        self.store.update_user(&user).await?;
+        let user = redo_if_stale!(self, {
+            let (_, mut user) = self.admin_user(pool_id, username).await?;
+            user.enabled = enabled;
+            user.modified = self.now();
+            self.store.update_user(&mut user).await?;
+            Ok(user)
+        })?;
         if !enabled {
             // AWS: AdminDisableUser revokes the user's tokens.
             self.revoke_user(pool_id, &user.sub).await?;
@@ -849,7 +875,7 @@ impl Directory {
         }
         user.status = UserStatus::Confirmed;
         user.modified = self.now();
-        self.store.update_user(&user).await?;
+        self.store.update_user(&mut user).await?;
         self.store.delete_code(pool_id, &user.sub, SIGNUP).await?;
         Ok(())
     }
@@ -891,7 +917,7 @@ impl Directory {
             );
         }
         user.modified = now;
-        self.store.update_user(&user).await?;
+        self.store.update_user(&mut user).await?;
         Ok(())
     }
 
@@ -922,7 +948,7 @@ impl Directory {
             user.status = UserStatus::ResetRequired;
         }
         user.modified = self.now();
-        self.store.update_user(&user).await?;
+        self.store.update_user(&mut user).await?;
         self.send_code(
             &pool,
             &user,
@@ -1031,9 +1057,11 @@ impl Directory {
         username: &str,
         writes: Vec<(String, String)>,
     ) -> Result<()> {
-        let (pool, mut user) = self.admin_user(pool_id, username).await?;
-        self.write_attributes(&pool, &mut user, writes, Writer::Admin)
-            .await?;
+        redo_if_stale!(self, {
+            let (pool, mut user) = self.admin_user(pool_id, username).await?;
+            self.write_attributes(&pool, &mut user, writes.clone(), Writer::Admin)
+                .await
+        })?;
         Ok(())
     }
 
@@ -1043,8 +1071,11 @@ impl Directory {
         username: &str,
         names: Vec<String>,
     ) -> Result<()> {
-        let (pool, mut user) = self.admin_user(pool_id, username).await?;
-        self.delete_attributes(&pool, &mut user, names).await
+        redo_if_stale!(self, {
+            let (pool, mut user) = self.admin_user(pool_id, username).await?;
+            self.delete_attributes(&pool, &mut user, names.clone())
+                .await
+        })
     }
 
     async fn delete_attributes(
@@ -1164,7 +1195,7 @@ impl Directory {
             user.status = UserStatus::Confirmed;
         }
         user.modified = self.now();
-        self.store.update_user(&user).await?;
+        self.store.update_user(&mut user).await?;
         Ok(())
     }
 
@@ -1187,7 +1218,7 @@ impl Directory {
         check_policy(&pool.password_policy, proposed)?;
         self.set_password(&pool, &mut user, proposed).await?;
         user.modified = self.now();
-        self.store.update_user(&user).await?;
+        self.store.update_user(&mut user).await?;
         Ok(())
     }
 
@@ -1229,9 +1260,16 @@ impl Directory {
             }
         }
         let pool = self.pool(&auth.user.pool_id).await?;
-        let mut user = auth.user;
-        self.write_attributes(&pool, &mut user, writes, Writer::User)
-            .await
+        let sub = auth.user.sub.clone();
+        let mut first = Some(auth.user);
+        redo_if_stale!(self, {
+            let mut user = match first.take() {
+                Some(user) => user,
+                None => self.current(&pool.id, &sub).await?,
+            };
+            self.write_attributes(&pool, &mut user, writes.clone(), Writer::User)
+                .await
+        })
     }
 
     pub async fn delete_user_attributes(
@@ -1250,8 +1288,32 @@ impl Directory {
             }
         }
         let pool = self.pool(&auth.user.pool_id).await?;
-        let mut user = auth.user;
-        self.delete_attributes(&pool, &mut user, names).await
+        let sub = auth.user.sub.clone();
+        let mut first = Some(auth.user);
+        redo_if_stale!(self, {
+            let mut user = match first.take() {
+                Some(user) => user,
+                None => self.current(&pool.id, &sub).await?,
+            };
+            self.delete_attributes(&pool, &mut user, names.clone())
+                .await
+        })
+    }
+
+    /// The user as stored now (a retried change reads it again).
+    async fn current(&self, pool_id: &str, sub: &str) -> Result<User> {
+        self.store
+            .get_user_by_sub(pool_id, sub)
+            .await?
+            .ok_or_else(Error::user_not_found)
+    }
+
+    /// The pause before redoing a change that lost a race: random, growing with the attempt.
+    pub(crate) async fn stale_pause(&self, attempt: u32) {
+        let mut b = [0u8; 2];
+        self.rng.fill(&mut b);
+        let micros = u64::from(u16::from_le_bytes(b)) % (250u64 << attempt.min(6));
+        tokio::time::sleep(std::time::Duration::from_micros(micros)).await;
     }
 
     pub async fn get_user_attribute_verification_code(
@@ -1298,7 +1360,7 @@ impl Directory {
             .insert(format!("{attribute}_verified"), "true".into());
         self.claim_alias(&pool, &user, attribute, false).await?;
         user.modified = self.now();
-        self.store.update_user(&user).await?;
+        self.store.update_user(&mut user).await?;
         Ok(())
     }
 
@@ -1347,6 +1409,7 @@ impl Directory {
                     created: now,
                     modified: now,
                     extra: BTreeMap::new(),
+                    version: 0,
                 },
                 key,
             ));

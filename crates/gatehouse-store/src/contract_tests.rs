@@ -92,6 +92,7 @@ contract_tests!(
     pools_and_clients_round_trip,
     deleting_a_client_drops_its_refresh_tokens,
     updating_a_user_reindexes_its_attributes,
+    a_stale_user_write_is_refused,
     deleting_a_user_removes_what_hangs_off_it,
     a_bulk_import_is_all_or_nothing,
     groups_order_by_precedence_and_membership_is_idempotent,
@@ -150,6 +151,7 @@ pub(crate) fn user(pool: &str, name: &str, email: &str) -> User {
         created: 1,
         modified: 1,
         extra: BTreeMap::new(),
+        version: 0,
     }
 }
 
@@ -539,7 +541,8 @@ async fn updating_a_user_reindexes_its_attributes<S: Aggregates>(s: Arc<S>) {
     u.password_hash = Some("$argon2id$v=19$...".into());
     u.extra
         .insert("mfa".into(), serde_json::json!({"totp": true}));
-    s.update_user(&u).await.unwrap();
+    s.update_user(&mut u).await.unwrap();
+    assert_eq!(u.version, 1);
     assert_eq!(s.get_user("p1", "alice").await.unwrap(), Some(u.clone()));
     assert!(s
         .find_users_by_attribute("p1", "email", "a@x.com")
@@ -575,9 +578,65 @@ async fn updating_a_user_reindexes_its_attributes<S: Aggregates>(s: Arc<S>) {
         );
     }
     assert!(matches!(
-        s.update_user(&user("p1", "ghost", "g@x.com")).await,
+        s.update_user(&mut user("p1", "ghost", "g@x.com")).await,
         Err(StoreError::NotFound)
     ));
+}
+
+/// Two writers read the same version of a user: the first write wins, the second is `Stale`
+/// and changes nothing; an atomic `extra` update also moves the version, so a whole-user write
+/// read before it cannot undo it.
+async fn a_stale_user_write_is_refused<S: Aggregates>(s: Arc<S>) {
+    with_alice(&*s).await;
+    let mut first = s.get_user("p1", "alice").await.unwrap().unwrap();
+    let mut second = first.clone();
+    first.enabled = false;
+    s.update_user(&mut first).await.unwrap();
+    second
+        .attributes
+        .insert("custom:tier".into(), "gold".into());
+    assert!(matches!(
+        s.update_user(&mut second).await,
+        Err(StoreError::Stale)
+    ));
+    assert_eq!(
+        second.version, 0,
+        "a refused write leaves the caller's version"
+    );
+    let stored = s.get_user("p1", "alice").await.unwrap().unwrap();
+    assert!(!stored.enabled);
+    assert!(!stored.attributes.contains_key("custom:tier"));
+    assert!(s
+        .find_users_by_attribute("p1", "custom:tier", "gold")
+        .await
+        .unwrap()
+        .is_empty());
+    // Read again, redo: accepted.
+    let mut again = stored;
+    again.attributes.insert("custom:tier".into(), "gold".into());
+    s.update_user(&mut again).await.unwrap();
+    // Sequential writes of one copy are fine: the version follows the caller's copy.
+    again.modified += 1;
+    s.update_user(&mut again).await.unwrap();
+    assert_eq!(again.version, 3);
+
+    let mut before_extra = s.get_user("p1", "alice").await.unwrap().unwrap();
+    s.update_user_extra(
+        "p1",
+        &before_extra.sub,
+        "n",
+        Box::new(|_| Some(serde_json::json!(1))),
+    )
+    .await
+    .unwrap();
+    before_extra.enabled = true;
+    assert!(matches!(
+        s.update_user(&mut before_extra).await,
+        Err(StoreError::Stale)
+    ));
+    let stored = s.get_user("p1", "alice").await.unwrap().unwrap();
+    assert_eq!(stored.extra.get("n"), Some(&serde_json::json!(1)));
+    assert_eq!(stored.version, 4);
 }
 
 async fn deleting_a_user_removes_what_hangs_off_it<S: Aggregates>(s: Arc<S>) {
@@ -1103,9 +1162,16 @@ async fn signing_keys_round_trip<S: Aggregates>(s: Arc<S>) {
     s.rotate_signing_key(&k("newer", 40, true)).await.unwrap();
     assert_eq!(
         s.signing_keys("p1").await.unwrap(),
-        [k("old", 10, false), k("new", 20, false), k("newer", 40, true)]
+        [
+            k("old", 10, false),
+            k("new", 20, false),
+            k("newer", 40, true)
+        ]
     );
-    assert!(s.signing_keys("p2").await.unwrap()[0].active, "another pool's key changed");
+    assert!(
+        s.signing_keys("p2").await.unwrap()[0].active,
+        "another pool's key changed"
+    );
     // A kid taken: nothing changes.
     assert!(matches!(
         s.rotate_signing_key(&k("new", 50, true)).await,

@@ -49,6 +49,9 @@ pub enum StoreError {
     /// Stored data could not be read back (a bug or tampering).
     #[error("corrupt record: {0}")]
     Corrupt(String),
+    /// Another writer changed the record since it was read: read it again and redo the change.
+    #[error("the record changed since it was read")]
+    Stale,
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -91,8 +94,10 @@ pub trait UserStore: Send + Sync {
         name: &str,
         value: &str,
     ) -> StoreResult<Vec<User>>;
-    /// Replaces the user (found by pool and sub) and re-indexes its attributes.
-    async fn update_user(&self, user: &User) -> StoreResult<()>;
+    /// Replaces the user (found by pool and sub) and re-indexes its attributes, if it is still
+    /// at `user.version` (the version it was read at); then `user.version` is the new one.
+    /// `Stale` when another write came first, `NotFound` when the user is gone.
+    async fn update_user(&self, user: &mut User) -> StoreResult<()>;
     /// Deletes the user with its memberships, codes and refresh tokens.
     async fn delete_user(&self, pool_id: &str, sub: &str) -> StoreResult<()>;
     /// Users ordered by username key, after `page.after` (a username key).
@@ -221,7 +226,8 @@ pub type ExtraUpdate = Box<dyn FnOnce(Option<Value>) -> Option<Value> + Send + '
 #[async_trait]
 pub trait UserExtraStore: Send + Sync {
     /// Atomically replaces `extra[key]` of the user with `update(current)`, leaving the rest of
-    /// the user untouched; returns the new value. `NotFound` when the user does not exist.
+    /// the user untouched (its version moves, so a whole-user write read before this one cannot
+    /// undo it); returns the new value. `NotFound` when the user does not exist.
     async fn update_user_extra(
         &self,
         pool_id: &str,

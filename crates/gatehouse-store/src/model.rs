@@ -174,6 +174,11 @@ pub struct User {
     pub modified: i64,
     /// Extension data for later flows (MFA settings, SRP verifier, ...), keyed by purpose.
     pub extra: BTreeMap<String, Value>,
+    /// Moves with every write of the user: `UserStore::update_user` writes only over the
+    /// version it read, so two writers of one user (on one node or several) cannot write a
+    /// stale copy over each other's change.
+    #[serde(default)]
+    pub version: u64,
 }
 
 /// A group of a pool.

@@ -43,6 +43,8 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict(m) => ApiError::Conflict(m),
             StoreError::NotFound => ApiError::NotFound("Not found".into()),
             StoreError::Corrupt(m) => ApiError::Internal(m),
+            // API documents are written under the service's edit lock; a stale one is a bug.
+            StoreError::Stale => ApiError::Internal("stale API record".into()),
         }
     }
 }

@@ -417,7 +417,7 @@ async fn a_user_who_must_reset_the_password_is_not_signed_in() {
         .unwrap()
         .unwrap();
     reset.status = gatehouse_store::UserStatus::ResetRequired;
-    e.dir.store.update_user(&reset).await.unwrap();
+    e.dir.store.update_user(&mut reset).await.unwrap();
     assert!(e
         .dir
         .hosted_session(&user.pool_id, &token)

@@ -372,19 +372,42 @@ impl UserStore for PgStore {
         .await
     }
 
-    async fn update_user(&self, user: &User) -> StoreResult<()> {
-        let doc = to_doc(user)?;
+    async fn update_user(&self, user: &mut User) -> StoreResult<()> {
+        let mut next = user.clone();
+        next.version = user.version + 1;
+        let doc = to_doc(&next)?;
+        let read_at = i64::try_from(user.version).map_err(|_| {
+            StoreError::Corrupt(format!("user version {} out of range", user.version))
+        })?;
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(map_err)?;
+        // Under READ COMMITTED a concurrent writer of the row makes this wait, then re-check the
+        // condition against its committed version: exactly one of two writers of one version wins.
         let n = execute(
             &tx,
-            "UPDATE users SET doc = $3 WHERE pool_id = $1 AND sub = $2",
-            &[&user.pool_id, &user.sub, &doc],
+            "UPDATE users SET doc = $3 WHERE pool_id = $1 AND sub = $2
+             AND COALESCE((doc->>'version')::BIGINT, 0) = $4",
+            &[&next.pool_id, &next.sub, &doc, &read_at],
         )
         .await?;
-        expect_changed(n)?;
-        index_attributes(&tx, user).await?;
-        tx.commit().await.map_err(map_err)
+        if n == 0 {
+            let exists = query_opt(
+                &tx,
+                "SELECT 1 FROM users WHERE pool_id = $1 AND sub = $2",
+                &[&next.pool_id, &next.sub],
+            )
+            .await?
+            .is_some();
+            return Err(if exists {
+                StoreError::Stale
+            } else {
+                StoreError::NotFound
+            });
+        }
+        index_attributes(&tx, &next).await?;
+        tx.commit().await.map_err(map_err)?;
+        user.version = next.version;
+        Ok(())
     }
 
     async fn delete_user(&self, pool_id: &str, sub: &str) -> StoreResult<()> {
@@ -962,6 +985,7 @@ impl UserExtraStore for PgStore {
         if let Some(v) = &new {
             user.extra.insert(key.to_string(), v.clone());
         }
+        user.version += 1;
         // Only `extra` changed, so the attribute index stays as it is.
         execute(
             &tx,

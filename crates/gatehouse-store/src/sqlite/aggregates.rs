@@ -300,19 +300,41 @@ impl UserStore for SqliteStore {
         })
     }
 
-    async fn update_user(&self, user: &User) -> StoreResult<()> {
-        let (user, doc) = (user.clone(), to_doc(user)?);
+    async fn update_user(&self, user: &mut User) -> StoreResult<()> {
+        let read_at = user.version;
+        let mut next = user.clone();
+        next.version = read_at + 1;
+        let doc = to_doc(&next)?;
+        let read_at = version_param(read_at)?;
         self.write(move |tx| {
             let n = tx
                 .execute(
-                    "UPDATE users SET doc = ?3 WHERE pool_id = ?1 AND sub = ?2",
-                    params![user.pool_id, user.sub, doc],
+                    "UPDATE users SET doc = ?3 WHERE pool_id = ?1 AND sub = ?2
+                     AND COALESCE(json_extract(doc, '$.version'), 0) = ?4",
+                    params![next.pool_id, next.sub, doc, read_at],
                 )
                 .map_err(map_err)?;
-            expect_changed(n)?;
-            index_attributes(tx, &user)
+            if n == 0 {
+                let exists = tx
+                    .query_row(
+                        "SELECT 1 FROM users WHERE pool_id = ?1 AND sub = ?2",
+                        params![next.pool_id, next.sub],
+                        |_| Ok(()),
+                    )
+                    .optional()
+                    .map_err(map_err)?
+                    .is_some();
+                return Err(if exists {
+                    StoreError::Stale
+                } else {
+                    StoreError::NotFound
+                });
+            }
+            index_attributes(tx, &next)
         })
-        .await
+        .await?;
+        user.version += 1;
+        Ok(())
     }
 
     async fn delete_user(&self, pool_id: &str, sub: &str) -> StoreResult<()> {
@@ -978,6 +1000,7 @@ impl UserExtraStore for SqliteStore {
             if let Some(v) = &new {
                 user.extra.insert(key, v.clone());
             }
+            user.version += 1;
             // Only `extra` changed, so the attribute index stays as it is.
             tx.execute(
                 "UPDATE users SET doc = ?3 WHERE pool_id = ?1 AND sub = ?2",
@@ -1053,4 +1076,9 @@ impl KeyStore for SqliteStore {
             rows.collect::<rusqlite::Result<Vec<_>>>().map_err(map_err)
         })
     }
+}
+
+/// A user version as SQLite's integer (versions count writes: never near i64::MAX).
+fn version_param(v: u64) -> StoreResult<i64> {
+    i64::try_from(v).map_err(|_| StoreError::Corrupt(format!("user version {v} out of range")))
 }

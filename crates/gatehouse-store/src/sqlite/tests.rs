@@ -44,6 +44,7 @@ fn user(pool: &str, name: &str, email: &str) -> User {
         created: 1,
         modified: 1,
         extra: BTreeMap::new(),
+        version: 0,
     }
 }
 
