@@ -23,7 +23,7 @@ use crate::Directory;
 /// Tokens minted from a refresh token outlive it by at most this much (Cognito's longest
 /// access/ID token validity), so a revoked family is remembered that long after its refresh
 /// token expires.
-const TOKEN_GRACE_SECS: i64 = 24 * 60 * 60;
+pub(crate) const TOKEN_GRACE_SECS: i64 = 24 * 60 * 60;
 
 /// How stale this node's view of revocations made on other nodes may get.
 const SYNC_INTERVAL_SECS: i64 = 1;

@@ -93,6 +93,7 @@ contract_tests!(
     deleting_a_client_drops_its_refresh_tokens,
     updating_a_user_reindexes_its_attributes,
     a_stale_user_write_is_refused,
+    expired_refresh_tokens_are_purged_in_batches,
     deleting_a_user_removes_what_hangs_off_it,
     a_bulk_import_is_all_or_nothing,
     groups_order_by_precedence_and_membership_is_idempotent,
@@ -965,6 +966,41 @@ async fn refresh_token_scopes_round_trip<S: Aggregates>(s: Arc<S>) {
         s.revoke_user_refresh_tokens("p1", "sub-s1").await.unwrap(),
         0
     );
+}
+
+/// Expired refresh tokens go in batches; live ones stay.
+async fn expired_refresh_tokens_are_purged_in_batches<S: Aggregates>(s: Arc<S>) {
+    with_alice(&*s).await;
+    for i in 0..7 {
+        s.put_refresh_token(&refresh(
+            &format!("old{i}"),
+            "sub-alice",
+            &format!("o{i}"),
+            100 + i,
+        ))
+        .await
+        .unwrap();
+    }
+    s.put_refresh_token(&refresh("live", "sub-alice", "ol", 5000))
+        .await
+        .unwrap();
+    s.put_refresh_token(&refresh("edge", "sub-alice", "oe", 1000))
+        .await
+        .unwrap();
+    assert_eq!(s.purge_expired_refresh_tokens(1000, 3).await.unwrap(), 3);
+    assert_eq!(s.purge_expired_refresh_tokens(1000, 3).await.unwrap(), 3);
+    assert_eq!(s.purge_expired_refresh_tokens(1000, 3).await.unwrap(), 1);
+    assert_eq!(s.purge_expired_refresh_tokens(1000, 3).await.unwrap(), 0);
+    for i in 0..7 {
+        assert!(s
+            .get_refresh_token(&format!("old{i}"))
+            .await
+            .unwrap()
+            .is_none());
+    }
+    // Expiring exactly at `before` is not yet expired before it.
+    assert!(s.get_refresh_token("edge").await.unwrap().is_some());
+    assert!(s.get_refresh_token("live").await.unwrap().is_some());
 }
 
 async fn revoked_families_are_journaled_once_and_expire<S: Aggregates>(s: Arc<S>) {

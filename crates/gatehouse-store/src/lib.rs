@@ -203,6 +203,9 @@ pub trait TokenStore: Send + Sync {
     ) -> StoreResult<Vec<RevokedFamily>>;
     /// Forgets revoked families past their expiry; returns how many.
     async fn purge_revoked_families(&self, now: i64) -> StoreResult<u64>;
+    /// Deletes at most `limit` refresh tokens that expired before `before`; returns how many
+    /// (callers repeat while it returns `limit`, so no single statement holds locks long).
+    async fn purge_expired_refresh_tokens(&self, before: i64, limit: u32) -> StoreResult<u64>;
 }
 
 /// A revoked refresh-token family: every token carrying this `origin_jti` is refused.

@@ -959,6 +959,17 @@ impl TokenStore for PgStore {
         )
         .await
     }
+
+    async fn purge_expired_refresh_tokens(&self, before: i64, limit: u32) -> StoreResult<u64> {
+        // SKIP LOCKED: nodes purging at once take different rows instead of queueing.
+        self.execute(
+            "DELETE FROM refresh_tokens WHERE token_hash IN
+             (SELECT token_hash FROM refresh_tokens WHERE expires < $1
+              LIMIT $2 FOR UPDATE SKIP LOCKED)",
+            &[&before, &i64::from(limit)],
+        )
+        .await
+    }
 }
 
 #[async_trait]

@@ -31,6 +31,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("migrations/0002_apis.sql")),
     (3, include_str!("migrations/0003_devices_oauth_keys.sql")),
     (4, include_str!("migrations/0004_cluster_settings.sql")),
+    (5, include_str!("migrations/0005_refresh_token_expiry.sql")),
 ];
 
 /// How long a connection may go unanswered before it counts as dead.

@@ -936,6 +936,20 @@ impl TokenStore for SqliteStore {
         })
         .await
     }
+
+    async fn purge_expired_refresh_tokens(&self, before: i64, limit: u32) -> StoreResult<u64> {
+        self.write(move |tx| {
+            let n = tx
+                .execute(
+                    "DELETE FROM refresh_tokens WHERE token_hash IN
+                     (SELECT token_hash FROM refresh_tokens WHERE expires < ?1 LIMIT ?2)",
+                    params![before, limit],
+                )
+                .map_err(map_err)?;
+            Ok(n as u64)
+        })
+        .await
+    }
 }
 
 fn revoked_from_row(r: &Row<'_>) -> rusqlite::Result<RevokedFamily> {

@@ -37,6 +37,7 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
     (7, include_str!("migrations/0007_oauth_grants.sql")),
     (9, include_str!("migrations/0009_rest_apis.sql")),
     (10, include_str!("migrations/0010_api_keys.sql")),
+    (11, include_str!("migrations/0011_refresh_token_expiry.sql")),
 ];
 
 /// How many idle reader connections we keep.
