@@ -153,14 +153,14 @@ impl Directory {
     ) -> Result<(AppClient, UserPool)> {
         let client = self.client(client_id).await?;
         if let Caller::Admin { pool_id } = caller {
-            self.pool(pool_id).await?;
+            self.cached_pool(pool_id).await?;
             if client.pool_id != pool_id {
                 return Err(Error::ResourceNotFound(format!(
                     "User pool client {client_id} does not exist."
                 )));
             }
         }
-        let pool = self.pool(&client.pool_id).await?;
+        let pool = UserPool::clone(&*self.cached_pool(&client.pool_id).await?);
         Ok((client, pool))
     }
 
@@ -812,7 +812,7 @@ impl Directory {
             return Err(Error::not_authorized("User is disabled."));
         }
         let client = match claims.get("client_id").and_then(Value::as_str) {
-            Some(id) => self.store.get_client(id).await?,
+            Some(id) => self.cached_client(id).await?.map(|c| AppClient::clone(&c)),
             None => None,
         };
         Ok(AccessAuth {

@@ -403,12 +403,14 @@ impl Directory {
             .await?;
         client.modified = self.now();
         self.store.update_client(&client).await?;
+        self.configuration_changed();
         Ok(client)
     }
 
     pub async fn delete_client(&self, pool_id: &str, client_id: &str) -> Result<()> {
         self.describe_client(pool_id, client_id).await?;
         self.store.delete_client(pool_id, client_id).await?;
+        self.configuration_changed();
         Ok(())
     }
 
@@ -439,9 +441,13 @@ impl Directory {
         self.client(client_id).await
     }
 
+    /// An app client as the sign-in paths read it (through the read cache).
     pub(crate) async fn client(&self, client_id: &str) -> Result<AppClient> {
-        self.store.get_client(client_id).await?.ok_or_else(|| {
-            Error::ResourceNotFound(format!("User pool client {client_id} does not exist."))
-        })
+        match self.cached_client(client_id).await? {
+            Some(c) => Ok(AppClient::clone(&c)),
+            None => Err(Error::ResourceNotFound(format!(
+                "User pool client {client_id} does not exist."
+            ))),
+        }
     }
 }

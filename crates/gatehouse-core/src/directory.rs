@@ -51,6 +51,8 @@ pub struct Directory {
     pub(crate) unknown_failures: crate::lockout::UnknownUserFailures,
     /// Tells the other nodes sharing the store what this one changed.
     pub(crate) announcer: Arc<dyn Announce>,
+    /// Pools and clients as the sign-in paths read them (read_cache.rs).
+    pub(crate) read_cache: crate::read_cache::ReadCache,
 }
 
 impl Directory {
@@ -76,6 +78,7 @@ impl Directory {
             revoked: Default::default(),
             unknown_failures: Default::default(),
             announcer: Arc::new(Silent),
+            read_cache: Default::default(),
         }
     }
 
@@ -90,6 +93,7 @@ impl Directory {
     pub async fn heard(&self, topic: Topic) {
         if matches!(topic, Topic::Pools | Topic::Resync) {
             self.keys.forget_all();
+            self.read_cache.clear();
         }
         if matches!(topic, Topic::Revocations | Topic::Resync) {
             self.refresh_revocations().await;
@@ -117,14 +121,65 @@ impl Directory {
             .ok_or_else(|| Error::pool_not_found(pool_id))
     }
 
+    /// The pool as the sign-in paths read it: from the read cache (at most a second old, and
+    /// cleared by any pool or client change), else the store.
+    pub(crate) async fn cached_pool(&self, pool_id: &str) -> Result<Arc<UserPool>> {
+        if let Some(p) = self.read_cache.pool(pool_id) {
+            return Ok(p);
+        }
+        let pool = Arc::new(self.pool(pool_id).await?);
+        self.read_cache.put_pool(Arc::clone(&pool));
+        Ok(pool)
+    }
+
+    /// An app client as the sign-in paths read it (see `cached_pool`).
+    pub(crate) async fn cached_client(
+        &self,
+        client_id: &str,
+    ) -> Result<Option<Arc<gatehouse_store::AppClient>>> {
+        if let Some(c) = self.read_cache.client(client_id) {
+            return Ok(Some(c));
+        }
+        let Some(client) = self.store.get_client(client_id).await? else {
+            return Ok(None);
+        };
+        let client = Arc::new(client);
+        self.read_cache.put_client(Arc::clone(&client));
+        Ok(Some(client))
+    }
+
+    /// A pool or app client changed through this node: forget the cached copies here and on
+    /// every other node.
+    pub(crate) fn configuration_changed(&self) {
+        self.read_cache.clear();
+        self.announcer.announce(Topic::Pools);
+    }
+
     /// The JSON Web Key Set of a pool.
     pub async fn jwks(&self, pool_id: &str) -> Result<serde_json::Value> {
         self.pool(pool_id).await?;
         Ok(self.keys.keys(pool_id).await?.jwks().clone())
     }
 
-    /// Drops sessions past their expiry; run periodically.
+    /// Drops sessions past their expiry, and refresh tokens a day after theirs (until then a
+    /// sign-out must still find them, to revoke the access and ID tokens they minted); run
+    /// periodically. Returns how many rows went.
     pub async fn purge_expired_sessions(&self) -> Result<u64> {
-        Ok(self.store.purge_expired(self.now()).await?)
+        const BATCH: u32 = 5_000;
+        const MOST_BATCHES: usize = 20;
+        let now = self.now();
+        let mut purged = self.store.purge_expired(now).await?;
+        let before = now - crate::revocation::TOKEN_GRACE_SECS;
+        for _ in 0..MOST_BATCHES {
+            let n = self
+                .store
+                .purge_expired_refresh_tokens(before, BATCH)
+                .await?;
+            purged += n;
+            if n < u64::from(BATCH) {
+                break;
+            }
+        }
+        Ok(purged)
     }
 }

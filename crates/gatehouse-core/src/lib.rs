@@ -32,6 +32,7 @@ pub mod users;
 pub mod verify;
 
 mod directory;
+mod read_cache;
 
 pub use directory::{Directory, DirectoryConfig};
 pub use error::{Error, Result};

@@ -345,6 +345,7 @@ impl Directory {
         pool.mfa_configuration = mfa;
         pool.modified = self.now();
         self.store.update_pool(&pool).await?;
+        self.configuration_changed();
         Ok(config)
     }
 

@@ -322,6 +322,7 @@ impl Directory {
         }
         pool.modified = self.now();
         self.store.update_pool(&pool).await?;
+        self.configuration_changed();
         Ok(())
     }
 
@@ -354,7 +355,7 @@ impl Directory {
         }
         self.store.delete_pool(pool_id).await?;
         self.keys.forget(pool_id);
-        self.announcer.announce(Topic::Pools);
+        self.configuration_changed();
         tracing::info!(%pool_id, "user pool deleted");
         Ok(())
     }
@@ -403,6 +404,7 @@ impl Directory {
         }
         pool.modified = self.now();
         self.store.update_pool(&pool).await?;
+        self.configuration_changed();
         Ok(())
     }
 }

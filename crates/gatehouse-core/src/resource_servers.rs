@@ -179,7 +179,8 @@ impl Directory {
             .collect();
         let rewrite = pruner(gone, server.modified);
         match self.store.update_resource_server(&server, rewrite).await {
-            Ok(()) => {}
+            // Clients may have lost scopes.
+            Ok(()) => self.configuration_changed(),
             Err(StoreError::NotFound) => return Err(not_found(&server.identifier)),
             Err(e) => return Err(e.into()),
         }
@@ -197,7 +198,10 @@ impl Directory {
             .delete_resource_server(pool_id, identifier, rewrite)
             .await
         {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                self.configuration_changed();
+                Ok(())
+            }
             Err(StoreError::NotFound) => Err(not_found(identifier)),
             Err(e) => Err(e.into()),
         }

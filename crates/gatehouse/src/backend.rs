@@ -42,11 +42,13 @@ impl Backend {
     /// Opens (and migrates) the store: PostgreSQL when `database_url` is given, else the
     /// embedded SQLite file in `data_dir`. The data dir is made either way: the outbox and
     /// generated credentials live there on PostgreSQL too. `ca_file`: CA certificates trusted
-    /// for PostgreSQL's TLS besides the built-in roots.
+    /// for PostgreSQL's TLS besides the built-in roots; `max_connections`: the node's pool size
+    /// (default 16).
     pub async fn open(
         data_dir: &Path,
         database_url: Option<&str>,
         ca_file: Option<&Path>,
+        max_connections: Option<usize>,
     ) -> anyhow::Result<Self> {
         std::fs::create_dir_all(data_dir)
             .with_context(|| format!("creating data dir {}", data_dir.display()))?;
@@ -66,7 +68,7 @@ impl Backend {
                 })
             }
             Some(url) => {
-                let pg = connect_postgres(url, ca_file).await?;
+                let pg = connect_postgres_with(url, ca_file, max_connections).await?;
                 let feed = Arc::new(
                     pg.change_feed()
                         .await
@@ -123,6 +125,15 @@ pub fn open_sqlite(data_dir: &Path) -> anyhow::Result<SqliteStore> {
 /// Connects to a `postgres://` (or `postgresql://`) URL and applies pending migrations; TLS as
 /// the URL's sslmode says, trusting `ca_file`'s certificates besides the built-in roots.
 pub async fn connect_postgres(url: &str, ca_file: Option<&Path>) -> anyhow::Result<PgStore> {
+    connect_postgres_with(url, ca_file, None).await
+}
+
+/// `connect_postgres` with a pool of `max_connections` (default 16) instead of the default.
+pub async fn connect_postgres_with(
+    url: &str,
+    ca_file: Option<&Path>,
+    max_connections: Option<usize>,
+) -> anyhow::Result<PgStore> {
     let scheme_ok = url.starts_with("postgres://") || url.starts_with("postgresql://");
     if !scheme_ok {
         bail!(
@@ -130,9 +141,11 @@ pub async fn connect_postgres(url: &str, ca_file: Option<&Path>) -> anyhow::Resu
             redact(url)
         );
     }
+    let defaults = PgOptions::default();
     let options = PgOptions {
         ca_file: ca_file.map(Path::to_path_buf),
-        ..PgOptions::default()
+        max_connections: max_connections.unwrap_or(defaults.max_connections).max(1),
+        ..defaults
     };
     PgStore::connect_with(url, options)
         .await

@@ -17,6 +17,7 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<()> {
         &args.data_dir,
         args.database_url.as_deref(),
         args.database_ca_file.as_deref(),
+        None,
     )
     .await?;
     let secrets = crate::master_key::load(&args.data_dir, args.master_key.clone())?;

@@ -61,6 +61,10 @@ pub struct ServeArgs {
     /// roots (whether TLS is used is the URL's sslmode; certificates are always verified).
     #[arg(long, env = "GATEHOUSE_DATABASE_CA_FILE")]
     pub database_ca_file: Option<PathBuf>,
+    /// Connections this node holds open to PostgreSQL at most (each node also holds one more
+    /// for change notices). Nodes × this must stay under the server's max_connections.
+    #[arg(long, env = "GATEHOUSE_DATABASE_MAX_CONNECTIONS", default_value_t = 16)]
+    pub database_max_connections: usize,
     /// Redis for rate limits shared between nodes.
     #[arg(long, env = "GATEHOUSE_REDIS_URL")]
     pub redis_url: Option<String>,
@@ -147,6 +151,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         &args.data_dir,
         args.database_url.as_deref(),
         args.database_ca_file.as_deref(),
+        Some(args.database_max_connections),
     )
     .await?;
     let api_store = Arc::clone(&backend.apis);

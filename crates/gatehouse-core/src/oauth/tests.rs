@@ -309,6 +309,8 @@ async fn refresh_grants_only_scopes_the_client_still_has() {
         .settings
         .insert("AllowedOAuthScopes".into(), json!(["openid"]));
     e.dir.store.update_client(&client).await.unwrap();
+    // Written past the domain (which would say so): drop the sign-in paths' cached copy.
+    e.dir.configuration_changed();
     let t = e.dir.oauth_token(&refresh).await.unwrap();
     assert_eq!(scope_of(&t.access_token), "openid");
     // The Cognito API's REFRESH_TOKEN_AUTH with the same token, too.
