@@ -261,6 +261,10 @@ class Server:
     def setup(self, small: PoolSpec, large: PoolSpec) -> None:
         raise NotImplementedError
 
+    def extra_cpu_pids(self) -> list[int]:
+        """Processes besides the server's own whose CPU is the server's (its database)."""
+        return []
+
     # The part every server shares: app client, benchmark user, its tokens.
     def finish_setup(self, bench_username: str) -> None:
         c = self.boto()
@@ -371,6 +375,7 @@ class GatehousePg(Gatehouse):
         import tempfile
         # Outside the repository: as root the server runs as user postgres, who must reach it.
         self.pg_dir = Path(tempfile.mkdtemp(prefix="gatehouse-bench-pg."))
+        self.pg_dir.chmod(0o755)  # mkdtemp makes it 0700; the server user must pass through
         env = dict(os.environ, GATEHOUSE_PG_DURABLE="1")
         r = subprocess.run([str(ROOT / "scripts" / "pg-test-cluster"), "start", str(self.pg_dir / "c")],
                            env=env, capture_output=True, text=True, timeout=120)
@@ -384,6 +389,25 @@ class GatehousePg(Gatehouse):
         self.db_url = base.rsplit("/", 1)[0] + "/gatehouse_bench"
         self.notes.append("PostgreSQL 15 on the same machine, default durability (fsync on), "
                           "its own cluster started for the run")
+
+    def extra_cpu_pids(self) -> list[int]:
+        """PostgreSQL's postmaster and every process it started (backends, WAL writer, …)."""
+        if self.pg_dir is None:
+            return []
+        try:
+            master = int((self.pg_dir / "c" / "data" / "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return []
+        pids = [master]
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                except (OSError, ValueError, IndexError):
+                    continue
+                if ppid == master:
+                    pids.append(int(entry.name))
+        return pids
 
     def stop_cluster(self) -> None:
         if self.pg_dir is not None:
@@ -652,12 +676,19 @@ def run_wrk(server: Server, sc: Scenario, args, duration: float) -> dict:
     ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     sys0, steal0 = system_cpu()
     oth0 = sum(proc_cpu_seconds(p) for p in others)
+    extra = server.extra_cpu_pids()
+    extra0 = {p: proc_cpu_seconds(p) for p in extra}
     cpu0, t0 = proc_cpu_seconds(pid), time.monotonic()
     r = subprocess.run(
         ["wrk", "-t", str(args.threads), "-c", str(args.connections), "-d", f"{duration:g}s",
          "--timeout", f"{args.wrk_timeout}s", "-s", str(lua), f"http://127.0.0.1:{server.port}/"],
         capture_output=True, text=True, timeout=duration + args.wrk_timeout + 60)
     cpu1, t1 = proc_cpu_seconds(pid), time.monotonic()
+    # The server's own database (PostgreSQL's processes, new backends included) is the server's.
+    for p in server.extra_cpu_pids():
+        now = proc_cpu_seconds(p)
+        if now == now:  # not NaN: the process is still there
+            cpu1 += now - extra0.get(p, 0.0)
     oth1 = sum(proc_cpu_seconds(p) for p in others)
     sys1, steal1 = system_cpu()
     ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -814,7 +845,7 @@ def render(report: dict) -> str:
                      f"{' / '.join(fmt_rps(x) for x in d['rounds'])} | {d['errors']} |")
     L.append("")
     L.append("CPU columns: CPU time during the run ÷ wall time (200% = both cores) of the server "
-             "process, of wrk, and of everything else on the machine (the idle peers, the driver, the "
+             "process (with its PostgreSQL's processes for Gatehouse on PostgreSQL), of wrk, and of everything else on the machine (the idle peers, the driver, the "
              "kernel, anything else running: a high figure means a disturbed run). `errors` counts "
              "non-2xx answers and socket errors/timeouts over all rounds; req/s counts only 2xx "
              "answers.\n")

@@ -11,4 +11,4 @@ set -euo pipefail
 BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 export SERVERS=gatehouse,gatehouse-pg SCENARIOS=getuser,refresh STORM=0 SRP=0
 "$BENCH/run.sh" --out "$BENCH/results/stores.md" "$@"
-SKIP_BUILD=1 TARGETS=direct,gatehouse,gatehouse-pg "$BENCH/gateway.sh" --out "$BENCH/results/stores-gateway.md"
+SKIP_BUILD=1 TARGETS=direct,gatehouse,gatehouse-pg "$BENCH/gateway.sh" --soak 0 --out "$BENCH/results/stores-gateway.md"
