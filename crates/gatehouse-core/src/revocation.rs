@@ -110,16 +110,21 @@ impl Directory {
     /// revocation), whatever the interval. Failures are logged; the regular sync retries.
     pub(crate) async fn refresh_revocations(&self) {
         let _guard = self.revoked.sync.lock().await;
-        let cursor = self.revoked.cursor.load(Ordering::Acquire);
-        match self.store.revoked_families_since(cursor, self.now()).await {
-            Ok(families) => {
-                self.revoked.insert(&families);
-                if let Some(last) = families.last() {
-                    self.revoked.cursor.fetch_max(last.seq, Ordering::AcqRel);
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "reading the revocation journal failed"),
+        if let Err(e) = self.read_journal(self.now()).await {
+            tracing::warn!(error = %e, "reading the revocation journal failed");
         }
+    }
+
+    /// Adds the journal entries after this node's cursor to its set and moves the cursor.
+    /// The caller holds `revoked.sync`.
+    async fn read_journal(&self, now: i64) -> gatehouse_store::StoreResult<()> {
+        let cursor = self.revoked.cursor.load(Ordering::Acquire);
+        let families = self.store.revoked_families_since(cursor, now).await?;
+        self.revoked.insert(&families);
+        if let Some(last) = families.last() {
+            self.revoked.cursor.fetch_max(last.seq, Ordering::AcqRel);
+        }
+        Ok(())
     }
 
     /// Reads journal entries this node has not seen, when the last read is older than the sync
@@ -142,14 +147,8 @@ impl Directory {
         if synced != 0 && now - synced < SYNC_INTERVAL_SECS {
             return Ok(());
         }
-        let cursor = self.revoked.cursor.load(Ordering::Acquire);
-        match self.store.revoked_families_since(cursor, now).await {
-            Ok(families) => {
-                self.revoked.insert(&families);
-                if let Some(last) = families.last() {
-                    self.revoked.cursor.fetch_max(last.seq, Ordering::AcqRel);
-                }
-            }
+        match self.read_journal(now).await {
+            Ok(()) => {}
             // Never answered yet: fail closed.
             Err(e) if synced == 0 => return Err(e.into()),
             // Keep answering from what we know; retry at the next interval.
