@@ -24,6 +24,7 @@ pub mod router;
 pub mod shared_limits;
 pub mod snapshot;
 pub mod throttle;
+pub mod upstream;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;

@@ -15,6 +15,7 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 
 use crate::client::HttpClient;
 use crate::error::Reject;
+use crate::upstream;
 
 /// Characters escaped when a path parameter is put back into a URI path.
 const SEGMENT: &AsciiSet = &CONTROLS
@@ -48,6 +49,11 @@ const HOP_BY_HOP: [HeaderName; 8] = [
 
 /// Removes hop-by-hop headers, including those the `Connection` header names.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    // One look over the names (standard ones compare as small integers) instead of eight
+    // hashed removals: most messages carry none of these.
+    if !headers.keys().any(|n| HOP_BY_HOP.contains(n)) {
+        return;
+    }
     if headers.contains_key(header::CONNECTION) {
         let named: Vec<HeaderName> = headers
             .get_all(header::CONNECTION)
@@ -155,9 +161,25 @@ pub async fn forward(
     if let Some(host) = fwd.host {
         headers.insert(X_FORWARDED_HOST, host);
     }
+    // Most proxied requests carry no body and go to a plain-http upstream: the data plane's
+    // own client sends those (upstream.rs).
+    let has_body = !HttpBody::is_end_stream(&body);
+    if upstream::can_send(&uri, has_body) {
+        return match tokio::time::timeout(fwd.timeout, upstream::send(method, uri, headers)).await {
+            Err(_) => Err(Reject::Unavailable),
+            Ok(Err(e)) => {
+                tracing::warn!(request_id = fwd.request_id, uri = %fwd.uri, error = %e, "integration request failed");
+                Err(Reject::Internal)
+            }
+            Ok(Ok(mut resp)) => {
+                strip_hop_by_hop(resp.headers_mut());
+                Ok(resp)
+            }
+        };
+    }
     // Bodies without a Content-Length are held to the payload limit as they stream; a request
     // without a body (most GETs) needs no limit, nor the allocation of one.
-    let body = if HttpBody::is_end_stream(&body) {
+    let body = if !has_body {
         Body::empty()
     } else {
         Body::new(http_body_util::Limited::new(

@@ -486,7 +486,17 @@ fn spawn_data_plane(
             .name(format!("gateway-{i}"))
             .spawn(move || {
                 gatehouse_gateway::client::set_thread_client(client);
+                gatehouse_gateway::upstream::enable_on_this_thread();
                 runtime.block_on(async move {
+                    // Idle upstream connections past their time are closed even when no
+                    // request comes to find them.
+                    tokio::spawn(async {
+                        let mut every = tokio::time::interval(std::time::Duration::from_secs(15));
+                        loop {
+                            every.tick().await;
+                            gatehouse_gateway::upstream::sweep();
+                        }
+                    });
                     let listener = match TcpListener::from_std(listener) {
                         Ok(l) => l,
                         Err(e) => {
