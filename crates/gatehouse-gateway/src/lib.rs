@@ -40,7 +40,7 @@ use gatehouse_core::apis::rest::DeployedRestStage;
 use gatehouse_core::apis::{ApiService, DeployedStage};
 use gatehouse_core::Directory;
 use gatehouse_store::domains::ApiMapping;
-use http::{header, HeaderValue, Request};
+use http::{header, HeaderName, HeaderValue, Request};
 use http_body_util::BodyExt;
 use rand::RngCore;
 use tracing::Instrument;
@@ -52,6 +52,10 @@ use crate::jwt::{Authorized, Denied};
 use crate::snapshot::{CompiledStage, Snapshot, DEFAULT_TIMEOUT};
 
 /// Largest request body passed on, as API Gateway's payload limit.
+const X_AMZN_REQUESTID: HeaderName = HeaderName::from_static("x-amzn-requestid");
+const X_AMZ_APIGW_ID: HeaderName = HeaderName::from_static("x-amz-apigw-id");
+const APIGW_REQUESTID: HeaderName = HeaderName::from_static("apigw-requestid");
+
 pub const MAX_PAYLOAD: u64 = 10 * 1024 * 1024;
 /// Largest request line plus headers, as API Gateway's.
 pub const MAX_HEAD: usize = 10 * 1024;
@@ -325,13 +329,14 @@ impl Gateway {
             ..Default::default()
         };
         let method = req.method().clone();
-        let path = req.uri().path().to_string();
+        // For the access log (a clone of the request's URI shares its bytes).
+        let uri = req.uri().clone();
         let mut resp = match self.pipeline(&mut ctx, req).await {
             Ok(r) => r,
             Err(reject) if ctx.rest => reject.into_rest_response(),
             Err(reject) => reject.into_response(),
         };
-        self.log(&ctx, &method, &path, &mut resp, started);
+        self.log(&ctx, &method, uri.path(), &mut resp, started);
         resp
     }
 
@@ -880,22 +885,22 @@ impl Gateway {
         }
         if ctx.rest {
             if let Ok(v) = HeaderValue::from_str(&ctx.request_id) {
-                resp.headers_mut().insert("x-amzn-requestid", v);
+                resp.headers_mut().insert(X_AMZN_REQUESTID, v);
             }
             if let Some(v) = ctx
                 .extended_request_id
                 .as_deref()
                 .and_then(|e| HeaderValue::from_str(e).ok())
             {
-                resp.headers_mut().insert("x-amz-apigw-id", v);
+                resp.headers_mut().insert(X_AMZ_APIGW_ID, v);
             }
         } else if let Ok(v) = HeaderValue::from_str(&ctx.request_id) {
-            resp.headers_mut().insert("apigw-requestid", v);
+            resp.headers_mut().insert(APIGW_REQUESTID, v);
         }
         let status = resp.status().as_u16();
-        let latency_ms = started.elapsed().as_millis();
         let stage = ctx.stage.as_deref();
         if let Some(log) = stage.and_then(|s| s.access_log.as_ref()) {
+            let latency_ms = started.elapsed().as_millis();
             let now_ms = self.directory.now() * 1000;
             let length = resp
                 .headers()
@@ -957,7 +962,7 @@ impl Gateway {
                 %method,
                 path,
                 status,
-                latency_ms = latency_ms as u64,
+                latency_ms = started.elapsed().as_millis() as u64,
             );
         }
     }
