@@ -80,6 +80,16 @@ async fn upstream() -> SocketAddr {
                     "slow"
                 }),
             )
+            // 2 MiB in 64 chunks (chunked on the wire), each chunk's bytes its index.
+            .route(
+                "/stream",
+                axum::routing::any(|| async {
+                    let chunks = (0..64u8).map(|i| {
+                        Ok::<_, std::io::Error>(axum::body::Bytes::from(vec![i; 32 * 1024]))
+                    });
+                    Body::from_stream(futures_util::stream::iter(chunks))
+                }),
+            )
             .fallback(echo),
     )
     .await
@@ -122,6 +132,9 @@ async fn lambda() -> SocketAddr {
 }
 
 async fn env() -> Env {
+    // As on a data-plane thread: bodyless requests to http upstreams go through the data
+    // plane's own client (upstream.rs), the others through the pooled hyper client.
+    gatehouse_gateway::upstream::enable_on_this_thread();
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SqliteStore::open(&dir.path().join("g.db")).unwrap());
     let directory = Arc::new(Directory::new(
@@ -327,6 +340,50 @@ async fn routes_and_proxies() {
         );
         assert!(h.contains_key("apigw-requestid"));
     }
+}
+
+#[tokio::test]
+async fn streams_large_chunked_responses_and_keeps_connections() {
+    let e = env().await;
+    let issuer = e.directory.config().issuer(&e.pool_id);
+    e.gw.install(&[deploy("abc123", "$default", standard_api(&e, &issuer))]);
+    for method in ["GET", "DELETE", "GET"] {
+        let req = http::Request::builder()
+            .method(method)
+            .uri("/files/stream")
+            .header("host", HOST)
+            .body(Body::empty())
+            .unwrap();
+        let resp = e.gw.handle(req).await;
+        assert_eq!(resp.status(), 200);
+        assert!(resp.headers().get("transfer-encoding").is_none());
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(body.len(), 64 * 32 * 1024, "{method}");
+        for (i, chunk) in body.chunks(32 * 1024).enumerate() {
+            assert!(chunk.iter().all(|b| usize::from(*b) == i), "{method}: chunk {i}");
+        }
+    }
+    let req = http::Request::builder()
+        .method("HEAD")
+        .uri("/files/stream")
+        .header("host", HOST)
+        .body(Body::empty())
+        .unwrap();
+    let resp = e.gw.handle(req).await;
+    assert_eq!(resp.status(), 200);
+    assert!(resp.into_body().collect().await.unwrap().to_bytes().is_empty());
+    // A request with a body goes through the other client, to the same upstream.
+    let req = http::Request::builder()
+        .method("POST")
+        .uri("/files/echo")
+        .header("host", HOST)
+        .body(Body::from("payload"))
+        .unwrap();
+    let resp = e.gw.handle(req).await;
+    assert_eq!(resp.status(), 200);
+    let v: Value =
+        serde_json::from_slice(&resp.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    assert_eq!(v["body"], "payload");
 }
 
 #[tokio::test]
