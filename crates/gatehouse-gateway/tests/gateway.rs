@@ -360,7 +360,10 @@ async fn streams_large_chunked_responses_and_keeps_connections() {
         let body = resp.into_body().collect().await.unwrap().to_bytes();
         assert_eq!(body.len(), 64 * 32 * 1024, "{method}");
         for (i, chunk) in body.chunks(32 * 1024).enumerate() {
-            assert!(chunk.iter().all(|b| usize::from(*b) == i), "{method}: chunk {i}");
+            assert!(
+                chunk.iter().all(|b| usize::from(*b) == i),
+                "{method}: chunk {i}"
+            );
         }
     }
     let req = http::Request::builder()
@@ -371,7 +374,13 @@ async fn streams_large_chunked_responses_and_keeps_connections() {
         .unwrap();
     let resp = e.gw.handle(req).await;
     assert_eq!(resp.status(), 200);
-    assert!(resp.into_body().collect().await.unwrap().to_bytes().is_empty());
+    assert!(resp
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes()
+        .is_empty());
     // A request with a body goes through the other client, to the same upstream.
     let req = http::Request::builder()
         .method("POST")
