@@ -300,6 +300,11 @@ fn parse_head(buf: &[u8], method: &Method) -> Result<Option<(Head, usize)>, Erro
     if version == Version::HTTP_10 && keep_alive_10 && length.is_some() {
         close = false;
     }
+    // Transfer-Encoding overrides Content-Length; an intermediary removes the latter before
+    // passing the message on (RFC 9112 §6.3, item 3).
+    if chunked.is_some() && length.is_some() {
+        headers.remove(header::CONTENT_LENGTH);
+    }
     let framing = if method == Method::HEAD
         || status.is_informational()
         || status == StatusCode::NO_CONTENT
@@ -661,6 +666,16 @@ mod tests {
     }
 
     async fn upstream(responses: Vec<&'static [u8]>, close_after: bool) -> Upstream {
+        upstream_with(responses, close_after, false).await
+    }
+
+    /// `trickle`: each response is written a few bytes at a time, so heads, chunk-size lines
+    /// and bodies arrive split at every possible place.
+    async fn upstream_with(
+        responses: Vec<&'static [u8]>,
+        close_after: bool,
+        trickle: bool,
+    ) -> Upstream {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let uri = format!("http://{}", listener.local_addr().unwrap());
         let connections = Arc::new(AtomicUsize::new(0));
@@ -688,7 +703,15 @@ mod tests {
                             r.lock().unwrap().push(String::from_utf8(head).unwrap());
                             let resp = responses[n.min(responses.len() - 1)];
                             n += 1;
-                            io.write_all(resp).await.unwrap();
+                            if trickle {
+                                io.set_nodelay(true).unwrap();
+                                for piece in resp.chunks(3) {
+                                    io.write_all(piece).await.unwrap();
+                                    tokio::time::sleep(Duration::from_micros(200)).await;
+                                }
+                            } else {
+                                io.write_all(resp).await.unwrap();
+                            }
                             if close_after {
                                 return;
                             }
@@ -772,6 +795,44 @@ mod tests {
                 assert_eq!(&body[..], b"hello, world");
                 assert!(headers.contains_key(header::TRANSFER_ENCODING));
             }
+            assert_eq!(up.connections.load(Ordering::SeqCst), 1);
+        });
+    }
+
+    #[test]
+    fn transfer_encoding_overrides_content_length_and_ends_the_connection() {
+        runtime().block_on(async {
+            let up = upstream(
+                vec![b"HTTP/1.1 200 OK\r\ncontent-length: 3\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"],
+                false,
+            )
+            .await;
+            for _ in 0..2 {
+                let (_, headers, body) = get(&up.uri, Method::GET).await.unwrap();
+                assert_eq!(&body[..], b"hello");
+                assert!(!headers.contains_key(header::CONTENT_LENGTH));
+            }
+            assert_eq!(up.connections.load(Ordering::SeqCst), 2);
+        });
+    }
+
+    #[test]
+    fn responses_arriving_a_few_bytes_at_a_time() {
+        runtime().block_on(async {
+            let up = upstream_with(
+                vec![
+                    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nx-a: 1\r\n\r\n10\r\n0123456789abcdef\r\n3\r\nxyz\r\n0\r\n\r\n",
+                    b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 11\r\n\r\nhello world",
+                ],
+                false,
+                true,
+            )
+            .await;
+            let (_, headers, body) = get(&up.uri, Method::GET).await.unwrap();
+            assert_eq!(headers["x-a"], "1");
+            assert_eq!(&body[..], b"0123456789abcdefxyz");
+            let (_, _, body) = get(&up.uri, Method::GET).await.unwrap();
+            assert_eq!(&body[..], b"hello world");
             assert_eq!(up.connections.load(Ordering::SeqCst), 1);
         });
     }
