@@ -168,7 +168,6 @@ pub async fn authorize(
         return Err(UNAUTHORIZED);
     }
     let token_use = claims.get("token_use").and_then(Value::as_str);
-    let token_scopes = jwt::token_scopes(&claims);
     if scopes.is_empty() {
         // An ID token of the pool: `aud` is the app client it was issued to.
         let aud_ok = claims
@@ -178,7 +177,7 @@ pub async fn authorize(
         if token_use != Some("id") || !aud_ok {
             return Err(UNAUTHORIZED);
         }
-    } else if token_use != Some("access") || !scopes.iter().any(|s| token_scopes.contains(s)) {
+    } else if token_use != Some("access") || !jwt::has_any_scope(&claims, scopes) {
         return Err(UNAUTHORIZED);
     }
     match directory.is_token_revoked(pool_id, &claims).await {
@@ -189,10 +188,7 @@ pub async fn authorize(
             return Err(UNAUTHORIZED);
         }
     }
-    Ok(Authorized {
-        claims,
-        scopes: token_scopes,
-    })
+    Ok(Authorized { claims })
 }
 
 #[cfg(test)]

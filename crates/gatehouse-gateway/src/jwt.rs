@@ -31,11 +31,17 @@ fn invalid(desc: &str) -> Denied {
     Denied::Unauthorized(Some(desc.to_string()))
 }
 
-/// A token that passed its authorizer: its claims and scopes, for integrations.
+/// A token that passed its authorizer: its claims, for integrations.
 #[derive(Debug, Clone)]
 pub struct Authorized {
     pub claims: Arc<Map<String, Value>>,
-    pub scopes: Vec<String>,
+}
+
+impl Authorized {
+    /// The token's scopes (worked out only for the integrations that pass them on).
+    pub fn scopes(&self) -> Vec<String> {
+        token_scopes(&self.claims)
+    }
 }
 
 /// The token named by the identity source, without an optional `Bearer ` prefix. Borrowed
@@ -106,6 +112,18 @@ pub fn token_scopes(claims: &Map<String, Value>) -> Vec<String> {
         }
     }
     out
+}
+
+/// Whether the token carries at least one of `wanted` (`scope` or `scp`), without copying.
+pub fn has_any_scope(claims: &Map<String, Value>, wanted: &[String]) -> bool {
+    ["scope", "scp"].iter().any(|name| match claims.get(*name) {
+        Some(Value::String(s)) => s.split_whitespace().any(|t| wanted.iter().any(|w| w == t)),
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .any(|t| wanted.iter().any(|w| w == t)),
+        _ => false,
+    })
 }
 
 /// Tokens whose signature was verified, until they expire: the claims checks and revocation
@@ -317,13 +335,11 @@ pub async fn authorize(
             }
         }
     }
-    let scopes = token_scopes(claims);
-    if !route_scopes.is_empty() && !route_scopes.iter().any(|s| scopes.contains(s)) {
+    if !route_scopes.is_empty() && !has_any_scope(claims, route_scopes) {
         return Err(Denied::Forbidden);
     }
     Ok(Authorized {
         claims: Arc::clone(&verified),
-        scopes,
     })
 }
 

@@ -246,10 +246,11 @@ pub fn event_v2(parts: &http::request::Parts, body: &Bytes, ctx: &EventContext<'
         o.insert("body".into(), body);
     }
     if let Some(a) = ctx.auth {
-        let scopes = if a.scopes.is_empty() {
+        let scopes = a.scopes();
+        let scopes = if scopes.is_empty() {
             Value::Null
         } else {
-            json!(a.scopes)
+            json!(scopes)
         };
         if let Some(rc) = o.get_mut("requestContext").and_then(Value::as_object_mut) {
             rc.insert(
@@ -313,7 +314,7 @@ pub fn event_v1(parts: &http::request::Parts, body: &Bytes, ctx: &EventContext<'
         .split_once(' ')
         .map_or(ctx.route_key, |(_, p)| p);
     let authorizer = ctx.auth.map(|a| {
-        json!({ "claims": claims_as_strings(a), "scopes": if a.scopes.is_empty() { Value::Null } else { json!(a.scopes) } })
+        json!({ "claims": claims_as_strings(a), "scopes": match a.scopes() { s if s.is_empty() => Value::Null, s => json!(s) } })
     });
     json!({
         "version": "1.0",

@@ -455,24 +455,27 @@ impl Gateway {
         headers: &http::HeaderMap,
         query: Option<&str>,
     ) -> Result<(), Reject> {
-        let Some(route) = ctx.route() else {
+        // The stage (shared) holds the route: nothing of it is copied per request.
+        let Some(stage) = ctx.stage.clone() else {
+            return Ok(());
+        };
+        let Some(route) = ctx.route.and_then(|i| stage.routes.get(i)) else {
             return Ok(());
         };
         if let Some(method) = route.rest.clone() {
             return self.authorize_rest(ctx, &method, headers).await;
         }
-        let Some(authorizer) = route.authorizer.clone() else {
+        let Some(authorizer) = route.authorizer.as_deref() else {
             return Ok(());
         };
-        let scopes = route.scopes.clone();
         let token = jwt::identity(&authorizer.identity_source, headers, query);
         match jwt::authorize(
             &self.directory,
             &self.jwks,
             &self.verified,
-            &authorizer,
+            authorizer,
             token.as_deref(),
-            &scopes,
+            &route.scopes,
         )
         .await
         {
