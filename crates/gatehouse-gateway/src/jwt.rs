@@ -181,8 +181,10 @@ impl VerifiedTokens {
         self.seed.hash_one(token)
     }
 
+    /// By middle bits of the hash: the map inside uses the low bits for its slot and the top
+    /// seven for its tag, which should not be the same for every key of a shard.
     fn shard(&self, key: u64) -> Option<&Shard> {
-        self.shards.get((key >> 59) as usize % SHARDS)
+        self.shards.get((key >> 32) as usize % SHARDS)
     }
 
     fn get(&self, key: u64, token: &str) -> Option<Arc<Map<String, Value>>> {

@@ -209,8 +209,8 @@ fn encode_head(method: &Method, uri: &Uri, headers: &HeaderMap) -> Vec<u8> {
         out.extend_from_slice(b"host: ");
         out.extend_from_slice(uri.host().unwrap_or_default().as_bytes());
         if let Some(port) = uri.port_u16().filter(|p| *p != 80) {
-            out.push(b':');
-            out.extend_from_slice(port.to_string().as_bytes());
+            use std::io::Write as _;
+            let _ = write!(out, ":{port}");
         }
         out.extend_from_slice(b"\r\n");
     }
