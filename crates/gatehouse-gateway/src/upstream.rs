@@ -69,7 +69,6 @@ struct Pool {
     /// Upstream authority -> its idle connections, most recently used last. A handful of
     /// upstreams per thread: a scan of short strings beats hashing them.
     upstreams: Vec<(Box<str>, Vec<Idle>)>,
-    last_sweep: Option<Instant>,
 }
 
 thread_local! {
@@ -96,7 +95,8 @@ pub fn can_send(uri: &Uri, has_body: bool) -> bool {
     !has_body && uri.scheme() == Some(&http::uri::Scheme::HTTP) && enabled()
 }
 
-/// Closes connections idle for longer than the idle timeout (also done as requests come).
+/// Closes connections idle for longer than the idle timeout; each data-plane thread calls it
+/// periodically (a connection taken from the pool is checked for its age as well).
 pub fn sweep() {
     let now = Instant::now();
     POOL.with(|p| {
@@ -108,7 +108,6 @@ pub fn sweep() {
 
 impl Pool {
     fn sweep(&mut self, now: Instant) {
-        self.last_sweep = Some(now);
         for (_, idle) in &mut self.upstreams {
             idle.retain(|i| now.duration_since(i.since) < IDLE_TIMEOUT);
         }
@@ -116,12 +115,6 @@ impl Pool {
     }
 
     fn take(&mut self, authority: &str, now: Instant) -> Option<Conn> {
-        if self
-            .last_sweep
-            .is_none_or(|t| now.duration_since(t) > Duration::from_secs(10))
-        {
-            self.sweep(now);
-        }
         let (_, idle) = self.upstreams.iter_mut().find(|(a, _)| &**a == authority)?;
         while let Some(i) = idle.pop() {
             if now.duration_since(i.since) < IDLE_TIMEOUT && looks_open(&i.conn.io) {
@@ -357,7 +350,8 @@ async fn fill(conn: &mut Conn) -> io::Result<usize> {
 
 /// Reads the response head, past any interim (1xx) responses.
 async fn read_head(conn: &mut Conn, method: &Method) -> Result<Head, Error> {
-    let mut got_any = !conn.buf.is_empty();
+    // A pooled connection has nothing buffered (`checkin`): every byte read here is new.
+    let mut got_any = false;
     loop {
         if !conn.buf.is_empty() {
             if let Some((head, len)) = parse_head(&conn.buf, method)? {
